@@ -1,0 +1,3 @@
+from heedful.cli.main import main
+
+main()

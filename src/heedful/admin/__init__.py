@@ -1,0 +1,1 @@
+"""Operator endpoints under /admin, guarded by HEEDFUL_ADMIN_TOKEN."""

@@ -1,0 +1,91 @@
+"""`create_app(settings)`: the ASGI application."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+
+from heedful.admin.routes import routes as admin_routes
+from heedful.config import Settings
+from heedful.errors import HeedfulError
+from heedful.http.middleware import ObservedRequests
+from heedful.http.responses import error_response, heedful_error_response
+from heedful.jobs.queue import counts_by_state
+from heedful.oauth.routes import routes as oauth_routes
+from heedful.ops.metrics import Metrics
+from heedful.ops.routes import routes as ops_routes
+from heedful.runtime import Runtime, build_runtime
+
+API_ROUTES: list[BaseRoute] = [*oauth_routes]
+
+
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, *, run_worker: bool = False
+) -> ObservedRequests:
+    runtime = runtime or build_runtime(settings)
+
+    def job_counts() -> dict[str, int]:
+        with runtime.db.transaction() as session:
+            return counts_by_state(session)
+
+    metrics = Metrics(job_counts)
+    app = Starlette(
+        routes=[Mount("/v1", routes=API_ROUTES), Mount("/admin", routes=admin_routes), *ops_routes],
+        exception_handlers={
+            HeedfulError: _heedful_error,
+            HTTPException: _http_exception,
+            Exception: _unhandled,
+        },
+        lifespan=_lifespan(runtime, run_worker),
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    return ObservedRequests(app, metrics)
+
+
+def _lifespan(
+    runtime: Runtime, run_worker: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if run_worker:
+            worker = runtime.worker()
+            thread = threading.Thread(
+                target=worker.run_forever, args=(stop,), name="heedful-worker", daemon=True
+            )
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+
+    return lifespan
+
+
+async def _heedful_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HeedfulError)
+    return heedful_error_response(request, exc)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "The specified resource was not found", 405: "Method Not Allowed"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    return error_response(request, exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the server log (by ObservedRequests, with this id), never the client.
+    return error_response(request, 500, "Internal Server Error")

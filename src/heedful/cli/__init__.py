@@ -1,0 +1,1 @@
+"""The `heedful` command line. Admin commands call services directly, not HTTP."""

@@ -1,0 +1,1 @@
+"""Pure helpers shared by every area. Imports nothing else from heedful."""

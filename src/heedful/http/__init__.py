@@ -1,0 +1,1 @@
+"""The HTTP glue: operations, authentication, error rendering, rate limits, request logging."""

@@ -1,0 +1,87 @@
+"""The outermost layer: request id, one JSON log line per request, metrics, last-resort 500."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from heedful.core.crypto import new_error_id
+from heedful.ops.metrics import Metrics
+
+log = logging.getLogger("heedful.http")
+
+
+class ObservedRequests:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        request_id = uuid.uuid4().hex
+        state["request_id"] = request_id
+        status = {"code": 500, "started": False}
+        started = time.perf_counter()
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], True
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            state.setdefault("error_id", new_error_id())
+            log.exception("unhandled error", extra={"error_id": state["error_id"]})
+            if not status["started"]:
+                await _send_internal_error(send, state["error_id"], request_id)
+            status["code"] = 500
+        finally:
+            elapsed = time.perf_counter() - started
+            self._record(scope, state, int(status["code"]), elapsed)
+
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
+        operation = state.get("operation_id") or _route_label(scope)
+        self.metrics.observe(operation, status, elapsed)
+        fields = {
+            "request_id": state["request_id"],
+            "method": scope["method"],
+            "path": scope["path"],
+            "operation": operation,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+        }
+        for key in ("error_id", "error_message", "company_id"):
+            if key in state:
+                fields[key] = state[key]
+        log.info("request", extra=fields)
+
+
+def _route_label(scope: Scope) -> str:
+    # Never the raw path: unmatched paths are unbounded and would explode metric cardinality.
+    path = getattr(scope.get("route"), "path", None)
+    return scope.get("root_path", "") + path if path else "unmatched"
+
+
+async def _send_internal_error(send: Send, error_id: int, request_id: str) -> None:
+    body = b'{"error":{"id":%d,"message":"Internal Server Error"}}' % error_id
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,128 @@
+"""`@operation(operationId)`: authenticate, rate-limit, check scope, then run the handler.
+
+Handlers receive an `ApiRequest` and stay thin: decode the body, call one service function
+through `call()` (which runs it in a worker thread inside one transaction), shape the reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import msgspec
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
+from heedful.oauth import service as oauth_service
+from heedful.oauth.scopes import missing_scope
+from heedful.oauth.service import AuthContext
+from heedful.runtime import Runtime
+
+P = ParamSpec("P")
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+class ApiRequest:
+    def __init__(self, request: Request, runtime: Runtime, auth: AuthContext) -> None:
+        self.request = request
+        self.runtime = runtime
+        self.auth = auth
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        return self.request.path_params
+
+    async def body(self) -> bytes:
+        return await read_body(self.request, self.runtime.settings.max_body_bytes)
+
+    async def decode(self, model: type[S]) -> S:
+        """The JSON body as `model`; any mismatch is a 400 naming the field path."""
+        return decode_json(await self.body(), model)
+
+    async def call(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(session, ...)` in one transaction, off the event loop."""
+        return await self.runtime.run(fn, *args, **kwargs)
+
+
+Handler = Callable[[ApiRequest], Awaitable[Response]]
+
+
+def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            request.state.operation_id = operation_id
+            runtime: Runtime = request.app.state.runtime
+            auth = await _authenticate(request, runtime)
+            request.state.company_id = auth.company_id
+            allowance = runtime.limiter.hit(auth.token_id, operation_id)
+            if allowance is not None:
+                request.state.ratelimit_headers = allowance.headers()
+            scope = missing_scope(operation_id, auth.scopes)
+            if scope is not None:
+                raise Forbidden(f"Access Denied: this token lacks the '{scope}' scope")
+            response = await handler(ApiRequest(request, runtime, auth))
+            response.headers.update(getattr(request.state, "ratelimit_headers", {}))
+            return response
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        endpoint.operation_id = operation_id  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Unauthorized: missing bearer token")
+
+    return await runtime.run(oauth_service.authenticate, runtime.clock, token)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes, model: type[S]) -> S:
+    if not body.strip():
+        raise InvalidRequest("Request body is required")
+    try:
+        return msgspec.json.decode(body, type=model, strict=True)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid request body: {describe_validation_error(exc)}") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"Malformed JSON body: {exc}") from exc
+
+
+def describe_validation_error(exc: msgspec.ValidationError) -> str:
+    """msgspec says `... - at `$.user.phone``; clients know that field as `user.phone`."""
+    text = str(exc)
+    message, sep, path = text.rpartition(" - at ")
+    if not sep:
+        return text
+    field_path = path.strip("`").removeprefix("$").lstrip(".") or "body"
+    return f"{message} (field `{field_path}`)"

@@ -1,0 +1,1 @@
+"""The durable job queue: rows in the `jobs` table, claimed and run by workers."""

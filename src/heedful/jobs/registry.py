@@ -1,0 +1,45 @@
+"""Job kinds and their handlers. Each area registers its handlers in `bootstrap`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from heedful.core.clock import Clock
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: int
+    kind: str
+    company_id: int | None
+    payload: dict[str, Any]
+    attempt: int
+    clock: Clock
+
+
+Handler = Callable[[Session, JobContext], None]
+
+
+class JobRegistry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            if kind in self._handlers:
+                raise ValueError(f"job kind {kind!r} is already registered")
+            self._handlers[kind] = handler
+            return handler
+
+        return decorate
+
+    def handler_for(self, kind: str) -> Handler | None:
+        return self._handlers.get(kind)
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._handlers)

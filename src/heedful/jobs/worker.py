@@ -1,0 +1,160 @@
+"""The worker: claims due jobs, runs their handlers, retries with backoff, dead-letters.
+
+A claim is one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, so on
+PostgreSQL two workers never take the same row, and on SQLite the statement is atomic. A claim
+is a lease: a worker that dies mid-job leaves a `running` row whose lease runs out, and the
+next claim picks it up again, so jobs survive restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from heedful.core.clock import Clock
+from heedful.jobs.backoff import retry_delay
+from heedful.jobs.queue import DEAD, DONE, QUEUED, RUNNING
+from heedful.jobs.registry import JobContext, JobRegistry
+from heedful.storage.db import Database
+from heedful.storage.models import Job
+
+log = logging.getLogger("heedful.jobs")
+
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class WorkerPolicy:
+    max_attempts: int = 8
+    backoff_base: float = 2.0
+    backoff_cap: float = 3600.0
+    lease: timedelta = timedelta(minutes=5)
+    batch_size: int = 10
+    poll_interval: float = 0.5
+
+
+@dataclass
+class Worker:
+    db: Database
+    registry: JobRegistry
+    clock: Clock
+    policy: WorkerPolicy = field(default_factory=WorkerPolicy)
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    rng: random.Random = field(default_factory=random.Random)
+
+    def run_once(self) -> int:
+        """Claim and run every job due now (one batch); returns how many ran."""
+        claimed = self._claim()
+        for job in claimed:
+            self._run(job)
+        return len(claimed)
+
+    def run_until_idle(self, max_batches: int = 1000) -> int:
+        total = 0
+        for _ in range(max_batches):
+            ran = self.run_once()
+            if ran == 0:
+                break
+            total += ran
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker started", extra={"worker": self.name, "kinds": self.registry.kinds})
+        while not stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:  # the database may be briefly unreachable; keep the loop alive
+                log.exception("worker loop error", extra={"worker": self.name})
+                ran = 0
+            if ran == 0:
+                stop.wait(self.policy.poll_interval)
+        log.info("worker stopped", extra={"worker": self.name})
+
+    def _claim(self) -> list[Job]:
+        now = self.clock.now()
+        due = (
+            select(Job.id)
+            .where(
+                or_(
+                    and_(Job.state == QUEUED, Job.run_at <= now),
+                    and_(Job.state == RUNNING, Job.locked_until < now),
+                )
+            )
+            .order_by(Job.run_at, Job.id)
+            .limit(self.policy.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(Job)
+            .where(Job.id.in_(due.scalar_subquery()))
+            .values(
+                state=RUNNING,
+                locked_by=self.name,
+                locked_until=now + self.policy.lease,
+                attempts=Job.attempts + 1,
+            )
+            .returning(Job)
+            .execution_options(synchronize_session=False)
+        )
+        with self.db.transaction() as session:
+            return list(session.scalars(claim).all())
+
+    def _run(self, job: Job) -> None:
+        handler = self.registry.handler_for(job.kind)
+        if handler is None:
+            self._fail(job, f"no handler registered for job kind {job.kind!r}", final=True)
+            return
+        context = JobContext(
+            job.id, job.kind, job.company_id, dict(job.payload), job.attempts, self.clock
+        )
+        try:
+            with self.db.transaction() as session:
+                handler(session, context)
+                self._finish(session, job)
+        except Exception as exc:
+            self._fail(job, f"{type(exc).__name__}: {exc}", final=False)
+
+    def _finish(self, session: Session, job: Job) -> None:
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.locked_by == self.name)
+            .values(state=DONE, finished_at=self.clock.now(), locked_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _fail(self, job: Job, error: str, *, final: bool) -> None:
+        max_attempts = job.max_attempts or self.policy.max_attempts
+        dead = final or job.attempts >= max_attempts
+        now = self.clock.now()
+        values: dict[str, object] = {"last_error": error[:MAX_ERROR_CHARS], "locked_until": None}
+        if dead:
+            values.update(state=DEAD, finished_at=now)
+        else:
+            delay = retry_delay(
+                job.attempts,
+                base=self.policy.backoff_base,
+                cap=self.policy.backoff_cap,
+                rng=self.rng,
+            )
+            values.update(state=QUEUED, run_at=now + delay, locked_by=None)
+        with self.db.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.locked_by == self.name)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        level = logging.ERROR if dead else logging.WARNING
+        log.log(
+            level,
+            "job dead-lettered" if dead else "job failed; will retry",
+            extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error},
+        )

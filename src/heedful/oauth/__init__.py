@@ -1,0 +1,1 @@
+"""Companies, applications, API keys and access tokens, scopes, and `/me`."""

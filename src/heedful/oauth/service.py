@@ -1,0 +1,209 @@
+"""Use cases for tenants and credentials. Called by the HTTP layer, the CLI and tests alike."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from heedful.core import ids
+from heedful.core.clock import Clock
+from heedful.core.crypto import hash_secret, new_secret, secret_matches
+from heedful.errors import InvalidRequest, NotFound, Unauthorized
+from heedful.oauth import repository
+from heedful.oauth.scopes import KNOWN_SCOPES
+from heedful.storage.models import AccessToken, Application, Company, SignUpSource
+
+API_KEY_PREFIX = "hdf_"
+DEV_COMPANY_NAME = "Dev Company"
+DEV_APP_NAME = "dev"
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """Who is calling: the result of a successful bearer-token lookup."""
+
+    company_id: int
+    application_id: int
+    token_id: int
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewCompany:
+    company: Company
+    admin_key: str
+
+
+@dataclass(frozen=True)
+class NewApplication:
+    application: Application
+    client_secret: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class MeView:
+    application_name: str
+    attentive_domain_name: str
+    company_name: str
+    contact_email: str
+    company_id: str
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower()) or "company"
+
+
+def create_company(
+    session: Session,
+    clock: Clock,
+    name: str,
+    *,
+    domain: str | None = None,
+    contact_email: str | None = None,
+    development: bool = False,
+) -> NewCompany:
+    if not name.strip():
+        raise InvalidRequest("Company name must not be empty")
+    admin_key = new_secret("hdfadm_")
+    company = Company(
+        name=name.strip(),
+        domain=domain or f"{slug(name)}.attn.tv",
+        contact_email=contact_email or f"admin@{slug(name)}.example",
+        is_development=development,
+        admin_key_hash=hash_secret(admin_key),
+        created_at=clock.now(),
+    )
+    session.add(company)
+    session.flush()
+    return NewCompany(company, admin_key)
+
+
+def create_application(
+    session: Session,
+    clock: Clock,
+    company: Company,
+    name: str,
+    scopes: list[str],
+    *,
+    redirect_uris: list[str] | None = None,
+    contact_email: str | None = None,
+) -> NewApplication:
+    if not name.strip():
+        raise InvalidRequest("Application name must not be empty")
+    client_secret = new_secret(nbytes=24)
+    application = Application(
+        company_id=company.id,
+        name=name.strip(),
+        contact_email=contact_email or company.contact_email,
+        client_id=new_secret(nbytes=16),
+        client_secret_hash=hash_secret(client_secret),
+        scopes=scopes,
+        redirect_uris=redirect_uris or [],
+        created_at=clock.now(),
+    )
+    session.add(application)
+    session.flush()
+    api_key = issue_api_key(session, clock, application)
+    return NewApplication(application, client_secret, api_key)
+
+
+def issue_api_key(
+    session: Session,
+    clock: Clock,
+    application: Application,
+    scopes: list[str] | None = None,
+    *,
+    value: str | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """Make a bearer token for `application`; its scopes may only narrow the app's."""
+    granted = application.scopes if scopes is None else scopes
+    beyond = sorted(set(granted) - set(application.scopes))
+    if beyond:
+        raise InvalidRequest(f"Application '{application.name}' does not hold: {', '.join(beyond)}")
+    token = value or new_secret(API_KEY_PREFIX)
+    session.add(
+        AccessToken(
+            company_id=application.company_id,
+            application_id=application.id,
+            kind="api_key",
+            token_hash=hash_secret(token),
+            hint=token[:8],
+            scopes=list(granted),
+            created_at=clock.now(),
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return token
+
+
+def authenticate(session: Session, clock: Clock, token: str) -> AuthContext:
+    record = repository.token_by_hash(session, hash_secret(token))
+    if record is None or not secret_matches(token, record.token_hash):
+        raise Unauthorized()
+    now = clock.now()
+    if record.revoked_at is not None or (record.expires_at and record.expires_at <= now):
+        raise Unauthorized()
+    return AuthContext(record.company_id, record.application_id, record.id, frozenset(record.scopes))
+
+
+def revoke_token(session: Session, clock: Clock, token: str) -> AccessToken:
+    record = repository.token_by_hash(session, hash_secret(token))
+    if record is None:
+        raise NotFound("No such token")
+    if record.revoked_at is None:
+        record.revoked_at = clock.now()
+    return record
+
+
+def describe_me(session: Session, auth: AuthContext) -> MeView:
+    company = repository.company_by_id(session, auth.company_id)
+    application = session.get(Application, auth.application_id)
+    if company is None or application is None or application.company_id != company.id:
+        raise Unauthorized()
+    return MeView(
+        application_name=application.name,
+        attentive_domain_name=company.domain,
+        company_name=company.name,
+        contact_email=application.contact_email,
+        company_id=ids.COMPANY.encode(company.id),
+    )
+
+
+def find_company(session: Session, ref: str) -> Company:
+    """A company by public id, number or exact name (as the CLI accepts them)."""
+    number = ids.COMPANY.decode(ref) or (int(ref) if ref.isdigit() else None)
+    if number is not None and (company := repository.company_by_id(session, number)):
+        return company
+    named = repository.company_by_name(session, ref)
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise InvalidRequest(f"Several companies are named '{ref}'; use the company id")
+    raise NotFound(f"No company '{ref}'")
+
+
+def find_application(session: Session, ref: str, company: Company | None = None) -> Application:
+    """An application by client id or by name (within `company` when given)."""
+    by_client_id = repository.application_by_client_id(session, ref)
+    if by_client_id and (company is None or by_client_id.company_id == company.id):
+        return by_client_id
+    named = repository.applications_named(session, ref, company.id if company else None)
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise InvalidRequest(f"Several applications are named '{ref}'; pass --company or a client id")
+    raise NotFound(f"No application '{ref}'")
+
+
+def list_companies(session: Session) -> list[Company]:
+    return list(repository.all_companies(session))
+
+
+def all_scopes() -> list[str]:
+    return list(KNOWN_SCOPES)

@@ -1,0 +1,65 @@
+"""The composition root: builds everything a process needs from one `Settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Concatenate, ParamSpec, TypeVar
+
+import anyio.to_thread
+from sqlalchemy.orm import Session
+
+from heedful.config import Settings
+from heedful.core.clock import Clock, SystemClock
+from heedful.http.ratelimit import RateLimiter
+from heedful.jobs.registry import JobRegistry
+from heedful.jobs.worker import Worker, WorkerPolicy
+from heedful.storage.db import Database
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def build_job_registry() -> JobRegistry:
+    """Every area's job handlers. Areas add a `register_jobs(registry)` call here."""
+    return JobRegistry()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    jobs: JobRegistry = field(default_factory=build_job_registry)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.rate_limit_for)
+
+    async def run(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(session, ...)` in one transaction on a worker thread, off the event loop."""
+
+        def in_transaction() -> T:
+            with self.db.transaction() as session:
+                return fn(session, *args, **kwargs)
+
+        return await anyio.to_thread.run_sync(in_transaction)
+
+    def worker(self) -> Worker:
+        settings = self.settings
+        policy = WorkerPolicy(
+            max_attempts=settings.job_max_attempts,
+            backoff_base=settings.job_backoff_base,
+            backoff_cap=settings.job_backoff_cap,
+            poll_interval=settings.job_poll_interval,
+        )
+        return Worker(self.db, self.jobs, self.clock, policy)
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return Runtime(settings, Database(settings.database_url), clock or SystemClock())

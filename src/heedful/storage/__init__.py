@@ -1,0 +1,1 @@
+"""Tables, migrations, engines and the transaction scope."""
