@@ -16,7 +16,6 @@ from heedful.jobs.registry import JobRegistry
 from heedful.jobs.worker import Worker, WorkerPolicy
 from heedful.storage.db import Database
 
-
 P = ParamSpec("P")
 T = TypeVar("T")
 

@@ -30,4 +30,3 @@ def admin_only(handler: AdminEndpoint) -> Callable[[Request], Awaitable[Response
 
     endpoint.__name__ = handler.__name__
     return endpoint
-

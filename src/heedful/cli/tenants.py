@@ -22,7 +22,9 @@ token_app = typer.Typer(help="API keys (bearer tokens).", no_args_is_help=True)
 @company_app.command("create")
 def company_create(
     name: str,
-    domain: Annotated[str | None, typer.Option(help="attentiveDomainName, e.g. shop.attn.tv")] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="attentiveDomainName, e.g. shop.attn.tv")
+    ] = None,
     contact_email: Annotated[str | None, typer.Option("--contact-email")] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -46,7 +48,13 @@ def company_list(database_url: DatabaseUrlOption = None) -> None:
 
     def rows(session: Session, runtime: Runtime) -> list[tuple[str, ...]]:
         return [
-            (ids.COMPANY.encode(c.id), c.name, c.domain, c.contact_email, "yes" if c.is_development else "")
+            (
+                ids.COMPANY.encode(c.id),
+                c.name,
+                c.domain,
+                c.contact_email,
+                "yes" if c.is_development else "",
+            )
             for c in service.list_companies(session)
         ]
 

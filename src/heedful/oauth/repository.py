@@ -32,7 +32,9 @@ def application_by_client_id(session: Session, client_id: str) -> Application | 
     return session.scalars(select(Application).where(Application.client_id == client_id)).first()
 
 
-def applications_named(session: Session, name: str, company_id: int | None) -> Sequence[Application]:
+def applications_named(
+    session: Session, name: str, company_id: int | None
+) -> Sequence[Application]:
     stmt = select(Application).where(Application.name == name)
     if company_id is not None:
         stmt = stmt.where(Application.company_id == company_id)

@@ -62,7 +62,9 @@ def parse_scopes(values: Iterable[str]) -> list[str]:
             elif scope in KNOWN_SCOPES:
                 parsed.append(scope)
             else:
-                raise InvalidRequest(f"Unknown scope '{scope}'; known scopes: all, {', '.join(KNOWN_SCOPES)}")
+                raise InvalidRequest(
+                    f"Unknown scope '{scope}'; known scopes: all, {', '.join(KNOWN_SCOPES)}"
+                )
     return list(dict.fromkeys(parsed))
 
 

@@ -14,7 +14,7 @@ from heedful.core.crypto import hash_secret, new_secret, secret_matches
 from heedful.errors import InvalidRequest, NotFound, Unauthorized
 from heedful.oauth import repository
 from heedful.oauth.scopes import KNOWN_SCOPES
-from heedful.storage.models import AccessToken, Application, Company, SignUpSource
+from heedful.storage.models import AccessToken, Application, Company
 
 API_KEY_PREFIX = "hdf_"
 DEV_COMPANY_NAME = "Dev Company"
@@ -149,7 +149,9 @@ def authenticate(session: Session, clock: Clock, token: str) -> AuthContext:
     now = clock.now()
     if record.revoked_at is not None or (record.expires_at and record.expires_at <= now):
         raise Unauthorized()
-    return AuthContext(record.company_id, record.application_id, record.id, frozenset(record.scopes))
+    return AuthContext(
+        record.company_id, record.application_id, record.id, frozenset(record.scopes)
+    )
 
 
 def revoke_token(session: Session, clock: Clock, token: str) -> AccessToken:
@@ -197,7 +199,9 @@ def find_application(session: Session, ref: str, company: Company | None = None)
     if len(named) == 1:
         return named[0]
     if len(named) > 1:
-        raise InvalidRequest(f"Several applications are named '{ref}'; pass --company or a client id")
+        raise InvalidRequest(
+            f"Several applications are named '{ref}'; pass --company or a client id"
+        )
     raise NotFound(f"No application '{ref}'")
 
 
