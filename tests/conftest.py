@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -24,15 +23,9 @@ from heedful.storage.models import Base
 ADMIN_TOKEN = "test-admin-token"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Async tests run on anyio's asyncio backend without each one saying so.
-    for item in items:
-        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.add_marker(pytest.mark.anyio)
-
-
 @pytest.fixture
 def anyio_backend() -> str:
+    # Async tests run on asyncio (anyio_mode = auto in pyproject.toml).
     return "asyncio"
 
 

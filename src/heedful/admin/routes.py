@@ -2,35 +2,64 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
+from heedful.admin.schemas import CreateCompanyRequest
 from heedful.core import ids
+from heedful.http.operation import decode_json, read_body
 from heedful.http.responses import json_response
 from heedful.oauth import service as oauth_service
 from heedful.runtime import Runtime
+from heedful.storage.models import Company
 
 
-def _company_rows(session: Session) -> list[dict[str, object]]:
-    return [
-        {
-            "id": ids.COMPANY.encode(company.id),
-            "name": company.name,
-            "attentiveDomainName": company.domain,
-            "contactEmail": company.contact_email,
-            "development": company.is_development,
-            "createdAt": company.created_at.isoformat(),
-        }
-        for company in oauth_service.list_companies(session)
-    ]
+def _company_view(company: Company) -> dict[str, Any]:
+    return {
+        "id": ids.COMPANY.encode(company.id),
+        "name": company.name,
+        "attentiveDomainName": company.domain,
+        "contactEmail": company.contact_email,
+        "development": company.is_development,
+        "createdAt": company.created_at.isoformat(),
+    }
+
+
+def _list(session: Session) -> list[dict[str, Any]]:
+    return [_company_view(company) for company in oauth_service.list_companies(session)]
 
 
 @admin_only
 async def list_companies(request: Request, runtime: Runtime) -> Response:
-    return json_response({"companies": await runtime.run(_company_rows)})
+    """Every company (tenant) on this server."""
+    return json_response({"companies": await runtime.run(_list)})
 
 
-routes = [Route("/companies", list_companies, methods=["GET"])]
+@admin_only
+async def create_company(request: Request, runtime: Runtime) -> Response:
+    """Create a company; the admin key is in the response once."""
+    body = await read_body(request, runtime.settings.max_body_bytes)
+    wanted = decode_json(body, CreateCompanyRequest)
+
+    def create(session: Session) -> dict[str, Any]:
+        made = oauth_service.create_company(
+            session,
+            runtime.clock,
+            wanted.name,
+            domain=wanted.domain,
+            contact_email=wanted.contactEmail,
+        )
+        return {"company": _company_view(made.company), "adminKey": made.admin_key}
+
+    return json_response(await runtime.run(create), 201)
+
+
+routes = [
+    Route("/companies", list_companies, methods=["GET"]),
+    Route("/companies", create_company, methods=["POST"]),
+]

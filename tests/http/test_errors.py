@@ -1,0 +1,145 @@
+"""Every error is `{"error": {"id", "message"}}`, and the id is in the request's log line."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from starlette.requests import Request
+from starlette.routing import Route
+
+from heedful.app import create_app
+from heedful.config import Settings
+from heedful.runtime import Runtime
+from tests.conftest import ADMIN_TOKEN
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def assert_error_shape(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"id", "message"}
+    assert isinstance(body["error"]["id"], int) and body["error"]["id"] > 0
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def request_log(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    lines = [r for r in caplog.records if r.name == "heedful.http" and r.getMessage() == "request"]
+    assert lines, "no request log line"
+    return lines[-1]
+
+
+async def test_unknown_route_is_404_in_error_shape(client: httpx.AsyncClient) -> None:
+    error = assert_error_shape(await client.get("/v1/no-such-thing"), 404)
+
+    assert error["message"] == "The specified resource was not found"
+
+
+async def test_wrong_method_is_405_in_error_shape(
+    client: httpx.AsyncClient, dev_headers: dict[str, str]
+) -> None:
+    response = await client.delete("/v1/me", headers=dev_headers)
+
+    assert_error_shape(response, 405)
+    assert "GET" in response.headers["allow"]
+
+
+async def test_error_id_is_in_the_log_line(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="heedful")
+
+    error = assert_error_shape(await client.get("/v1/me"), 401)
+
+    record = request_log(caplog)
+    assert record.error_id == error["id"]  # type: ignore[attr-defined]
+    assert record.status == 401  # type: ignore[attr-defined]
+    assert record.operation == "getMe"  # type: ignore[attr-defined]
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/admin/companies", headers=ADMIN, content=b'{"name": ')
+
+    error = assert_error_shape(response, 400)
+    assert "Malformed JSON" in str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": 5}', "name"),
+        (b"{}", "name"),
+        (b'{"name": "A", "colour": "red"}', "colour"),
+        (b'{"name": ""}', "name"),
+        (b"[]", "object"),
+    ],
+)
+async def test_invalid_body_is_400_naming_the_field(
+    client: httpx.AsyncClient, body: bytes, field: str
+) -> None:
+    response = await client.post("/admin/companies", headers=ADMIN, content=body)
+
+    error = assert_error_shape(response, 400)
+    assert f"`{field}`" in str(error["message"])
+
+
+async def test_body_over_the_limit_is_413(runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(update={"max_body_bytes": 64})
+    app = create_app(settings, Runtime(settings, runtime.db, runtime.clock, runtime.jobs))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        declared = await http.post("/admin/companies", headers=ADMIN, content=b"x" * 65)
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b"x" * 10
+
+        streamed = await http.post("/admin/companies", headers=ADMIN, content=chunks())
+
+    assert "64 bytes" in str(assert_error_shape(declared, 413)["message"])
+    assert_error_shape(streamed, 413)
+
+
+async def test_unhandled_exception_is_500_without_traceback(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def boom(request: Request) -> None:
+        raise RuntimeError("secret internals")
+
+    app = create_app(runtime.settings, runtime)
+    app.app.router.routes.append(Route("/boom", boom))  # type: ignore[attr-defined]
+    caplog.set_level(logging.INFO, logger="heedful")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        response = await http.get("/boom")
+
+    error = assert_error_shape(response, 500)
+    assert error["message"] == "Internal Server Error"
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    logged = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert logged and logged[0].error_id == error["id"]  # type: ignore[attr-defined]
+    assert request_log(caplog).status == 500  # type: ignore[attr-defined]
+
+
+async def test_secrets_never_reach_the_log(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await client.get("/v1/me", headers=dev_headers)
+    await client.get("/admin/companies", headers=ADMIN)
+    key = dev_headers["Authorization"].removeprefix("Bearer ")
+
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert key not in logged
+    assert ADMIN_TOKEN not in logged
+
+
+def test_placeholder_free_settings_default_to_sqlite() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.is_sqlite and settings.database_url.endswith(".heedful/heedful.db")
