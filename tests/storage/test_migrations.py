@@ -16,7 +16,7 @@ def test_migrations_build_the_schema_from_empty(db: Database) -> None:
 
     migrate.upgrade(db.engine)
 
-    assert migrate.current_revision(db.engine) == migrate.head_revision(db.engine)
+    assert migrate.current_revisions(db.engine) == migrate.head_revisions(db.engine)
     assert set(Base.metadata.tables) <= set(inspect(db.engine).get_table_names())
 
 
