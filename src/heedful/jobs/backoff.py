@@ -11,6 +11,9 @@ def retry_delay(
 ) -> timedelta:
     """Delay before the next try after `attempts` failures: up to base**attempts, capped,
     with "equal jitter" (half fixed, half random) so a burst of failures spreads out."""
-    ceiling = min(cap, base ** max(attempts, 1))
+    try:
+        ceiling = min(cap, base ** max(attempts, 1))
+    except OverflowError:  # float power past ~1e308: far beyond any cap
+        ceiling = cap
     jitter = (rng or random).random()
     return timedelta(seconds=ceiling / 2 + jitter * ceiling / 2)

@@ -25,6 +25,8 @@ def enqueue(
     delay: timedelta = timedelta(0),
     max_attempts: int | None = None,
 ) -> Job:
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
     now = clock.now()
     job = Job(
         company_id=company_id,

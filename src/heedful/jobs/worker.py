@@ -4,6 +4,10 @@ A claim is one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURN
 PostgreSQL two workers never take the same row, and on SQLite the statement is atomic. A claim
 is a lease: a worker that dies mid-job leaves a `running` row whose lease runs out, and the
 next claim picks it up again, so jobs survive restarts.
+
+Every claim bumps `attempts`, so (locked_by, attempts) names one claim: a worker that stalled
+past its lease and was overtaken finds its claim gone and neither runs nor finishes the job.
+While a handler runs, its transaction holds the job row locked, so claims skip it.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from heedful.core.clock import Clock
@@ -29,6 +34,15 @@ from heedful.storage.models import Job
 log = logging.getLogger("heedful.jobs")
 
 MAX_ERROR_CHARS = 2000
+
+
+def default_worker_name() -> str:
+    # Unique per Worker, even for several in one process; fits `jobs.locked_by` (128).
+    return f"{socket.gethostname()[:100]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeaseLost(Exception):
+    """This worker's claim on a job was taken over after its lease ran out."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class Worker:
     registry: JobRegistry
     clock: Clock
     policy: WorkerPolicy = field(default_factory=WorkerPolicy)
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    name: str = field(default_factory=default_worker_name)
     rng: random.Random = field(default_factory=random.Random)
 
     def run_once(self) -> int:
@@ -105,33 +119,75 @@ class Worker:
             .execution_options(synchronize_session=False)
         )
         with self.db.transaction() as session:
-            return list(session.scalars(claim).all())
+            jobs = list(session.scalars(claim).all())
+        # RETURNING comes back in no particular order: run the batch oldest first.
+        jobs.sort(key=lambda job: (job.run_at, job.id))
+        return jobs
+
+    def _max_attempts(self, job: Job) -> int:
+        return self.policy.max_attempts if job.max_attempts is None else job.max_attempts
+
+    def _held(self, job: Job) -> tuple[ColumnElement[bool], ...]:
+        """Matches the job row only while it is still this claim of it (see the module doc)."""
+        return (
+            Job.id == job.id,
+            Job.state == RUNNING,
+            Job.locked_by == self.name,
+            Job.attempts == job.attempts,
+        )
 
     def _run(self, job: Job) -> None:
         handler = self.registry.handler_for(job.kind)
         if handler is None:
             self._fail(job, f"no handler registered for job kind {job.kind!r}", final=True)
             return
+        max_attempts = self._max_attempts(job)
+        if job.attempts > max_attempts:
+            # Only a reclaim gets here: attempt `max_attempts` never reported back (the worker
+            # died, or the handler outran its lease), so give up instead of looping forever.
+            self._fail(
+                job,
+                f"gave up after {max_attempts} attempts: the lease on the last one expired "
+                f"without a result (worker crashed, or the job outlasts the "
+                f"{self.policy.lease} lease)",
+                final=True,
+            )
+            return
         context = JobContext(
             job.id, job.kind, job.company_id, dict(job.payload), job.attempts, self.clock
         )
         try:
             with self.db.transaction() as session:
+                self._hold(session, job)
                 handler(session, context)
                 self._finish(session, job)
+        except LeaseLost:
+            log.warning(
+                "job lease lost to another worker; this run did nothing or was rolled back",
+                extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts},
+            )
         except Exception as exc:
             self._fail(job, f"{type(exc).__name__}: {exc}", final=False)
 
+    def _hold(self, session: Session, job: Job) -> None:
+        """Lock the job row for the handler's transaction, if this claim still holds it."""
+        held = session.scalar(select(Job.id).where(*self._held(job)).with_for_update())
+        if held is None:
+            raise LeaseLost
+
     def _finish(self, session: Session, job: Job) -> None:
-        session.execute(
+        finished = session.scalar(
             update(Job)
-            .where(Job.id == job.id, Job.locked_by == self.name)
+            .where(*self._held(job))
             .values(state=DONE, finished_at=self.clock.now(), locked_until=None, last_error=None)
+            .returning(Job.id)
             .execution_options(synchronize_session=False)
         )
+        if finished is None:  # cannot happen while _hold's lock stands; roll back if it does
+            raise LeaseLost
 
     def _fail(self, job: Job, error: str, *, final: bool) -> None:
-        max_attempts = job.max_attempts or self.policy.max_attempts
+        max_attempts = self._max_attempts(job)
         dead = final or job.attempts >= max_attempts
         now = self.clock.now()
         values: dict[str, object] = {"last_error": error[:MAX_ERROR_CHARS], "locked_until": None}
@@ -146,15 +202,17 @@ class Worker:
             )
             values.update(state=QUEUED, run_at=now + delay, locked_by=None)
         with self.db.transaction() as session:
-            session.execute(
+            recorded = session.scalar(
                 update(Job)
-                .where(Job.id == job.id, Job.locked_by == self.name)
+                .where(*self._held(job))
                 .values(**values)
+                .returning(Job.id)
                 .execution_options(synchronize_session=False)
             )
-        level = logging.ERROR if dead else logging.WARNING
-        log.log(
-            level,
-            "job dead-lettered" if dead else "job failed; will retry",
-            extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error},
-        )
+        extra = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error}
+        if recorded is None:
+            log.warning("job failed after its lease was lost; outcome not recorded", extra=extra)
+        elif dead:
+            log.error("job dead-lettered", extra=extra)
+        else:
+            log.warning("job failed; will retry", extra=extra)
