@@ -14,17 +14,32 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from heedful.admin.routes import routes as admin_routes
+from heedful.attributes.routes import routes as attributes_routes
+from heedful.catalog.routes import routes as catalog_routes
+from heedful.catalog.routes import upload_routes as catalog_upload_routes
 from heedful.config import Settings
 from heedful.errors import HeedfulError
+from heedful.events.routes import routes as events_routes
 from heedful.http.middleware import ObservedRequests
 from heedful.http.responses import error_response, heedful_error_response
+from heedful.identity.routes import routes as identity_routes
 from heedful.jobs.queue import counts_by_state
+from heedful.oauth.pages import routes as oauth_pages
 from heedful.oauth.routes import routes as oauth_routes
 from heedful.ops.metrics import Metrics
 from heedful.ops.routes import routes as ops_routes
 from heedful.runtime import Runtime, build_runtime
+from heedful.webhooks.dispatcher import start_dispatcher
+from heedful.webhooks.routes import routes as webhooks_routes
 
-API_ROUTES: list[BaseRoute] = [*oauth_routes]
+API_ROUTES: list[BaseRoute] = [
+    *oauth_routes,
+    *events_routes,
+    *attributes_routes,
+    *identity_routes,
+    *webhooks_routes,
+    *catalog_routes,
+]
 
 
 def create_app(
@@ -38,7 +53,13 @@ def create_app(
 
     metrics = Metrics(job_counts)
     app = Starlette(
-        routes=[Mount("/v1", routes=API_ROUTES), Mount("/admin", routes=admin_routes), *ops_routes],
+        routes=[
+            Mount("/v1", routes=API_ROUTES),
+            Mount("/admin", routes=admin_routes),
+            Mount("/oauth", routes=oauth_pages),  # the OAuth consent pages (HTML)
+            *catalog_upload_routes,  # PUT /uploads/{token}: signed catalog upload URLs
+            *ops_routes,
+        ],
         exception_handlers={
             HeedfulError: _heedful_error,
             HTTPException: _http_exception,
@@ -64,12 +85,15 @@ def _lifespan(
                 target=worker.run_forever, args=(stop,), name="heedful-worker", daemon=True
             )
             thread.start()
+            # Webhook deliveries have their own concurrent dispatcher (heedful.webhooks).
+            deliveries = start_dispatcher(runtime.db, runtime.clock, runtime.settings, stop)
         try:
             yield
         finally:
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)
+                deliveries.join(timeout=30)
 
     return lifespan
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///.heedful/heedful.db"
 
@@ -17,6 +18,11 @@ DOCUMENTED_RATE_LIMITS: dict[str, int] = {
     "unsubscribeSubscriptions": 5,
     "postUpload": 1,
 }
+
+
+# oauth: values of HEEDFUL_SECRET_KEY that are refused outside development.
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "dev"})
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -47,6 +53,63 @@ class Settings(BaseSettings):
     job_backoff_base: float = Field(default=2.0, gt=0)
     job_backoff_cap: float = Field(default=3600.0, gt=0)
     job_lease_seconds: float = Field(default=300.0, gt=0)
+
+    # events: how long the high-rate ingestion operations reuse a token lookup (0: off)
+    auth_cache_seconds: float = Field(default=1.0, ge=0)
+
+    # catalog: where upload files go, how upload URLs are signed, how files are processed
+    catalog_storage: Literal["local", "s3"] = "local"
+    catalog_upload_dir: str = ".heedful/catalog-uploads"
+    # Signs local upload URLs; unset: a random secret persisted in the upload dir.
+    catalog_signing_secret: SecretStr | None = None
+    catalog_upload_ttl: float = Field(default=3600.0, gt=0)
+    catalog_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
+    catalog_chunk_lines: int = Field(default=2_000, ge=1)
+    catalog_s3_bucket: str = ""
+    catalog_s3_prefix: str = "catalog-uploads/"
+    catalog_s3_endpoint_url: str = ""
+    catalog_s3_region: str = "us-east-1"
+    catalog_s3_poll_interval: float = Field(default=2.0, gt=0)
+
+    # webhooks: delivery timeout, retry schedule, auto-disable, SSRF allow-list, throughput
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_retry_base: float = Field(default=10.0, gt=0)
+    webhook_retry_factor: float = Field(default=2.0, ge=1)
+    webhook_retry_cap: float = Field(default=6 * 3600.0, gt=0)
+    webhook_retry_window: float = Field(default=3 * 86400.0, ge=0)
+    webhook_disable_after_failures: int = Field(default=100, ge=1)
+    webhook_disable_after_seconds: float = Field(default=86400.0, ge=0)
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_concurrency: int = Field(default=16, ge=1)
+    webhook_batch_size: int = Field(default=100, ge=1)
+    webhook_poll_interval: float = Field(default=0.25, gt=0)
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        # HEEDFUL_WEBHOOK_ALLOW_HOSTS="hooks.internal,10.0.0.0/8": comma-separated.
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    # oauth: the key that signs consent-page sessions, OAuth access-token lifetime (0: none)
+    secret_key: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    oauth_token_ttl: int = Field(default=0, ge=0)
+
+    @field_validator("secret_key", mode="after")
+    @classmethod
+    def _secret_key_outside_development(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        text = value.get_secret_value()
+        if info.data.get("env", "development") == "development":
+            # Unset in development: a random key per process (consent sessions reset on restart).
+            placeholder = not text or text.lower() in PLACEHOLDER_SECRETS
+            return SecretStr(secrets.token_urlsafe(32)) if placeholder else value
+        if text.lower() in PLACEHOLDER_SECRETS or len(text) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"HEEDFUL_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters outside development"
+            )
+        return value
 
     @field_validator("rate_limits", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import anyio.to_thread
 from sqlalchemy.orm import Session
 
+from heedful.catalog import tasks as catalog_tasks
 from heedful.config import Settings
 from heedful.core.clock import Clock, SystemClock
 from heedful.http.ratelimit import RateLimiter
@@ -22,7 +23,9 @@ T = TypeVar("T")
 
 def build_job_registry() -> JobRegistry:
     """Every area's job handlers. Areas add a `register_jobs(registry)` call here."""
-    return JobRegistry()
+    registry = JobRegistry()
+    catalog_tasks.register_jobs(registry)
+    return registry
 
 
 @dataclass

@@ -16,7 +16,8 @@ def test_migrations_build_the_schema_from_empty(db: Database) -> None:
 
     migrate.upgrade(db.engine)
 
-    assert migrate.current_revisions(db.engine) == migrate.head_revisions(db.engine)
+    state = migrate.status(db.engine)
+    assert state.applied == state.heads and state.pending == []
     assert set(Base.metadata.tables) <= set(inspect(db.engine).get_table_names())
 
 

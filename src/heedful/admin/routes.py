@@ -11,12 +11,15 @@ from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
 from heedful.admin.schemas import CreateCompanyRequest
+from heedful.catalog.admin import routes as catalog_admin_routes
 from heedful.core import ids
 from heedful.http.operation import decode_json, read_body
 from heedful.http.responses import json_response
+from heedful.identity.admin import routes as identity_admin_routes
 from heedful.oauth import service as oauth_service
 from heedful.runtime import Runtime
 from heedful.storage.models import Company
+from heedful.webhooks.admin import routes as webhooks_admin_routes
 
 
 def _company_view(company: Company) -> dict[str, Any]:
@@ -62,4 +65,7 @@ async def create_company(request: Request, runtime: Runtime) -> Response:
 routes = [
     Route("/companies", list_companies, methods=["GET"]),
     Route("/companies", create_company, methods=["POST"]),
+    *webhooks_admin_routes,
+    *catalog_admin_routes,
+    *identity_admin_routes,
 ]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from alembic.util import CommandError
+from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from heedful.config import Settings
@@ -15,8 +20,10 @@ from heedful.errors import HeedfulError
 from heedful.runtime import Runtime, build_runtime
 from heedful.storage import migrate
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Markup stays on for our own literals; anything that comes from users, the database or
+# exceptions goes through `say`/`fail`, which print it verbatim. No emoji codes: "a:b:c" is text.
+console = Console(highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
 T = TypeVar("T")
 
 DatabaseUrlOption = Annotated[
@@ -29,20 +36,45 @@ DatabaseUrlOption = Annotated[
 ]
 
 
+def say(text: str) -> None:
+    """Print `text` as it is: no markup, and never wrapped (secrets must survive copy-paste)."""
+    console.print(text, markup=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Report `message` on stderr as `error: ...` (no traceback) and exit with `code`."""
+    errors.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
+    raise typer.Exit(code)
+
+
 def make_settings(database_url: str | None = None, **overrides: Any) -> Settings:
     values = {key: value for key, value in overrides.items() if value is not None}
     if database_url:
         values["database_url"] = database_url
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        fail(f"invalid settings (HEEDFUL_* variables, .env or options): {problems}")
 
 
 @contextmanager
 def runtime_for(database_url: str | None, *, migrated: bool = True) -> Iterator[Runtime]:
-    runtime = build_runtime(make_settings(database_url))
+    """The runtime for one command; database failures become one `error:` line and exit 1."""
+    settings = make_settings(database_url)
+    try:
+        runtime = build_runtime(settings)
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot open database {display_url(settings.database_url)}: {describe(exc)}")
     try:
         if migrated:
             migrate.upgrade(runtime.db.engine)
         yield runtime
+    except (SQLAlchemyError, CommandError) as exc:
+        fail(f"database {display_url(settings.database_url)}: {describe(exc)}")
     finally:
         runtime.db.dispose()
 
@@ -54,5 +86,19 @@ def run_service(database_url: str | None, fn: Callable[[Session, Runtime], T]) -
             with runtime.db.transaction() as session:
                 return fn(session, runtime)
         except HeedfulError as exc:
-            errors.print(f"[red]error:[/red] {exc.message}")
-            raise typer.Exit(1) from None
+            fail(exc.message)
+
+
+def display_url(url: str) -> str:
+    """`url` without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return url.split("@")[-1]
+
+
+def describe(exc: BaseException) -> str:
+    """The driver's own words for a database error, on one line, without SQLAlchemy's links."""
+    text = str(getattr(exc, "orig", None) or exc)
+    lines = [line.strip() for line in text.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("(Background on"))

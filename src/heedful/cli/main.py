@@ -5,19 +5,26 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
+from rich.console import Group
 from rich.panel import Panel
+from rich.text import Text
 
-from heedful.cli.common import DatabaseUrlOption, console, make_settings, runtime_for
+from heedful.cli.catalog import catalog_app
+from heedful.cli.common import DatabaseUrlOption, console, make_settings, runtime_for, say
 from heedful.cli.tenants import app_app, company_app, token_app
+from heedful.cli.users import users_app
+from heedful.cli.webhooks import webhooks_app
 from heedful.config import Settings
 from heedful.http.logs import configure_logging
 from heedful.oauth.bootstrap import ensure_development_setup
 from heedful.runtime import Runtime
 from heedful.storage import migrate
+from heedful.webhooks.dispatcher import start_dispatcher
 
 cli = typer.Typer(
     help="heedful: a stateful implementation of the Attentive v1 REST API.",
@@ -29,6 +36,9 @@ cli.add_typer(db_app, name="db")
 cli.add_typer(company_app, name="company")
 cli.add_typer(app_app, name="app")
 cli.add_typer(token_app, name="token")
+cli.add_typer(users_app, name="users")
+cli.add_typer(webhooks_app, name="webhooks")
+cli.add_typer(catalog_app, name="catalog")
 
 
 @cli.command()
@@ -44,10 +54,18 @@ def serve(
     configure_logging(settings.log_level)
     with runtime_for(settings.database_url) as runtime:
         _announce_development_setup(runtime)
-    # Child processes (--workers > 1) rebuild the settings from the environment.
+    # The app factory (in each process when --workers > 1) rebuilds the settings from the
+    # environment, so options given on the command line travel there too.
     os.environ["HEEDFUL_DATABASE_URL"] = settings.database_url
+    os.environ["HEEDFUL_HOST"] = settings.host
+    os.environ["HEEDFUL_PORT"] = str(settings.port)
     os.environ["HEEDFUL_SERVE_WORKER"] = "0" if no_worker else "1"
-    console.print(f"heedful listening on http://{settings.host}:{settings.port} (docs at /docs)")
+    say(f"heedful listening on http://{settings.host}:{settings.port} (docs at /docs)")
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # it found. With the default one a single-process server would die by SIGTERM (exit 143)
+    # after a clean shutdown; with this one it exits 0, as `worker` and `--workers N` do.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_after_shutdown)
     uvicorn.run(
         "heedful.cli.main:app_from_environment",
         factory=True,
@@ -57,6 +75,10 @@ def serve(
         access_log=False,
         log_level=settings.log_level.lower(),
     )
+
+
+def _exit_after_shutdown(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def app_from_environment() -> object:
@@ -74,17 +96,21 @@ def _announce_development_setup(runtime: Runtime) -> None:
             session, runtime.clock, token.get_secret_value() if token else None
         )
         company_name, app_name = setup.company.name, setup.application.name
-    if setup.new_api_key:
-        console.print(
-            Panel(
-                f"[bold]{setup.new_api_key}[/bold]\n\n"
-                f"Company '{company_name}', app '{app_name}', every scope. Shown once: "
-                f"keep it, or make another with `heedful token create --app {app_name}`.",
-                title="Development API key",
-            )
+    key = setup.new_api_key
+    if key:
+        note = Text(
+            f"Company '{company_name}', app '{app_name}', every scope. Shown once: keep it, "
+            f"or make another with `heedful token create --app {app_name}`."
         )
+        # The key goes in the panel only when it fits on one line of it; otherwise (a narrow
+        # terminal) the panel would break it, so it follows the panel on a line of its own.
+        fits = console.width >= len(key) + 4
+        body = Group(Text(key, style="bold"), Text(), note) if fits else note
+        console.print(Panel(body, title="Development API key"))
+        if not fits:
+            say(key)
     else:
-        console.print(
+        say(
             f"Development company '{company_name}' ready (app '{app_name}'); "
             f"new key: heedful token create --app {app_name}"
         )
@@ -100,23 +126,27 @@ def worker(database_url: DatabaseUrlOption = None) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
         console.print("heedful worker running; Ctrl-C to stop")
+        deliveries = start_dispatcher(runtime.db, runtime.clock, runtime.settings, stop)
         runtime.worker().run_forever(stop)
+        deliveries.join(timeout=30)
 
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrlOption = None) -> None:
     """Apply every migration not yet applied."""
     with runtime_for(database_url) as runtime:
-        console.print(f"Database at revision {migrate.current_revision(runtime.db.engine)}")
+        say(f"Database at revision {', '.join(migrate.status(runtime.db.engine).applied)}")
 
 
 @db_app.command("current")
 def db_current(database_url: DatabaseUrlOption = None) -> None:
-    """Show the applied and the latest revision."""
+    """Show the applied and the latest revision of each branch."""
     with runtime_for(database_url, migrated=False) as runtime:
-        current = migrate.current_revision(runtime.db.engine)
-        head = migrate.head_revision(runtime.db.engine)
-        console.print(f"current: {current or '(empty)'}  head: {head}")
+        state = migrate.status(runtime.db.engine)
+    say(f"current: {', '.join(state.applied) or '(empty)'}")
+    say(f"head:    {', '.join(state.heads)}")
+    pending = state.pending
+    say("up to date" if not pending else f"pending: {', '.join(pending)} (heedful db upgrade)")
 
 
 def main() -> None:

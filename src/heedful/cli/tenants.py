@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 from sqlalchemy.orm import Session
 
-from heedful.cli.common import DatabaseUrlOption, console, run_service
+from heedful.cli.common import DatabaseUrlOption, console, run_service, say
 from heedful.core import ids
 from heedful.oauth import service
 from heedful.oauth.scopes import parse_scopes
@@ -37,9 +38,9 @@ def company_create(
         return ids.COMPANY.encode(made.company.id), made.company.name, made.admin_key
 
     company_id, company_name, admin_key = run_service(database_url, create)
-    console.print(f"Created company [bold]{company_name}[/bold] ({company_id})")
-    console.print("Admin key (shown once, store it now):")
-    console.print(admin_key)
+    say(f"Created company {company_name} ({company_id})")
+    say("Admin key (shown once, store it now):")
+    say(admin_key)
 
 
 @company_app.command("list")
@@ -58,9 +59,17 @@ def company_list(database_url: DatabaseUrlOption = None) -> None:
             for c in service.list_companies(session)
         ]
 
-    table = Table("id", "name", "domain", "contact email", "dev")
-    for row in run_service(database_url, rows):
-        table.add_row(*row)
+    companies = run_service(database_url, rows)
+    if not companies:
+        say("No companies yet; create one with `heedful company create NAME`.")
+        return
+    # Ids are copied into other commands: that column never wraps or shrinks.
+    id_width = max(len(row[0]) for row in companies)
+    table = Table(
+        Column("id", no_wrap=True, min_width=id_width), "name", "domain", "contact email", "dev"
+    )
+    for row in companies:
+        table.add_row(*(Text(cell) for cell in row))  # names are data, not markup
     console.print(table)
 
 
@@ -69,7 +78,10 @@ def app_create(
     company: Annotated[str, typer.Option(help="Company id or name")],
     name: Annotated[str, typer.Option(help="Application name")],
     scopes: Annotated[list[str], typer.Option("--scopes", help="Scopes, or 'all'")],
-    redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri")] = None,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--redirect-uri", help="OAuth redirect URI (repeat for several)"),
+    ] = None,
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Create an application; prints client_id, client_secret and an API key once."""
@@ -81,12 +93,49 @@ def app_create(
         )
 
     made = run_service(database_url, create)
-    console.print(f"Created application [bold]{made.application.name}[/bold]")
-    console.print(f"client_id:     {made.application.client_id}")
-    console.print(f"client_secret: {made.client_secret}   (shown once)")
-    console.print(f"scopes:        {' '.join(made.application.scopes)}")
-    console.print("API key (shown once):")
-    console.print(made.api_key)
+    say(f"Created application {made.application.name}")
+    say(f"client_id:     {made.application.client_id}")
+    say(f"client_secret: {made.client_secret}   (shown once)")
+    say(f"scopes:        {' '.join(made.application.scopes) or '(none)'}")
+    say(f"redirect_uris: {' '.join(made.application.redirect_uris) or '(none)'}")
+    say("API key (shown once):")
+    say(made.api_key)
+
+
+@app_app.command("rotate-secret")
+def app_rotate_secret(
+    app: Annotated[str, typer.Option("--app", help="Application name or client_id")],
+    company: Annotated[str | None, typer.Option(help="Owning company id or name")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Replace an application's client_secret (printed once); the old one stops working."""
+
+    def rotate(session: Session, runtime: Runtime) -> tuple[str, str]:
+        owner = service.find_company(session, company) if company else None
+        application = service.find_application(session, app, owner)
+        return application.client_id, service.rotate_client_secret(session, application)
+
+    client_id, client_secret = run_service(database_url, rotate)
+    say(f"client_id:     {client_id}")
+    say(f"client_secret: {client_secret}   (shown once)")
+
+
+@app_app.command("uninstall")
+def app_uninstall(
+    app: Annotated[str, typer.Option("--app", help="Application name or client_id")],
+    company: Annotated[str, typer.Option(help="Id or name of the company it is installed on")],
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Uninstall an OAuth app from a company: its access tokens stop working at once."""
+
+    def uninstall(session: Session, runtime: Runtime) -> tuple[str, str, int]:
+        installed_on = service.find_company(session, company)
+        application = service.find_application(session, app)
+        revoked = service.uninstall(session, runtime.clock, application, installed_on)
+        return application.name, installed_on.name, revoked
+
+    app_name, company_name, revoked = run_service(database_url, uninstall)
+    say(f"Uninstalled {app_name} from {company_name}; revoked {revoked} access token(s)")
 
 
 @token_app.command("create")
@@ -105,8 +154,8 @@ def token_create(
         return service.issue_api_key(session, runtime.clock, application, narrowed)
 
     token = run_service(database_url, create)
-    console.print("API key (shown once):")
-    print(token)
+    say("API key (shown once):")
+    say(token)
 
 
 @token_app.command("revoke")
@@ -117,4 +166,4 @@ def token_revoke(token: str, database_url: DatabaseUrlOption = None) -> None:
         return service.revoke_token(session, runtime.clock, token).hint
 
     hint = run_service(database_url, revoke)
-    console.print(f"Revoked token {hint}…")
+    say(f"Revoked token {hint}…")

@@ -2,6 +2,10 @@
 
 Handlers receive an `ApiRequest` and stay thin: decode the body, call one service function
 through `call()` (which runs it in a worker thread inside one transaction), shape the reply.
+
+`@public_operation(operationId)` is the variant for the one operation without bearer auth (the
+OAuth token exchange): no token and no scope; the body is read up front (size cap) and requests
+are counted per caller (a key the route derives from the body, else the remote address).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
+from heedful.http.authcache import auth_cache_for
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
 from heedful.oauth.service import AuthContext
@@ -25,18 +30,20 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 
-class ApiRequest:
-    def __init__(self, request: Request, runtime: Runtime, auth: AuthContext) -> None:
+class PublicRequest:
+    def __init__(self, request: Request, runtime: Runtime) -> None:
         self.request = request
         self.runtime = runtime
-        self.auth = auth
+        self._body: bytes | None = None
 
     @property
     def path_params(self) -> dict[str, Any]:
         return self.request.path_params
 
     async def body(self) -> bytes:
-        return await read_body(self.request, self.runtime.settings.max_body_bytes)
+        if self._body is None:
+            self._body = await read_body(self.request, self.runtime.settings.max_body_bytes)
+        return self._body
 
     async def decode(self, model: type[S]) -> S:
         """The JSON body as `model`; any mismatch is a 400 naming the field path."""
@@ -49,15 +56,28 @@ class ApiRequest:
         return await self.runtime.run(fn, *args, **kwargs)
 
 
+class ApiRequest(PublicRequest):
+    def __init__(self, request: Request, runtime: Runtime, auth: AuthContext) -> None:
+        super().__init__(request, runtime)
+        self.auth = auth
+
+
 Handler = Callable[[ApiRequest], Awaitable[Response]]
+PublicHandler = Callable[[PublicRequest], Awaitable[Response]]
+# The rate-limit key of an unauthenticated call, from its request and body (None: unknown).
+CallerKey = Callable[[Request, bytes], str | None]
 
 
-def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def operation(
+    operation_id: str, *, auth_cache: bool = False
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """`auth_cache=True`: reuse token lookups briefly (high-rate operations; see http.authcache)."""
+
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             request.state.operation_id = operation_id
             runtime: Runtime = request.app.state.runtime
-            auth = await _authenticate(request, runtime)
+            auth = await _authenticate(request, runtime, auth_cache)
             request.state.company_id = auth.company_id
             allowance = runtime.limiter.hit(auth.token_id, operation_id)
             if allowance is not None:
@@ -77,6 +97,36 @@ def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awai
     return decorate
 
 
+def public_operation(
+    operation_id: str, *, caller: CallerKey | None = None
+) -> Callable[[PublicHandler], Callable[[Request], Awaitable[Response]]]:
+    def decorate(handler: PublicHandler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            request.state.operation_id = operation_id
+            runtime: Runtime = request.app.state.runtime
+            public = PublicRequest(request, runtime)
+            body = await public.body()
+            named = caller(request, body) if caller else None
+            key = f"caller:{named}" if named else f"address:{_remote_address(request)}"
+            allowance = runtime.limiter.hit(key, operation_id)
+            if allowance is not None:
+                request.state.ratelimit_headers = allowance.headers()
+            response = await handler(public)
+            response.headers.update(getattr(request.state, "ratelimit_headers", {}))
+            return response
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        endpoint.operation_id = operation_id  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
+
+
+def _remote_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -85,12 +135,17 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
+async def _authenticate(request: Request, runtime: Runtime, cached: bool = False) -> AuthContext:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Unauthorized: missing bearer token")
 
-    return await runtime.run(oauth_service.authenticate, runtime.clock, token)
+    async def lookup() -> AuthContext:
+        return await runtime.run(oauth_service.authenticate, runtime.clock, token)
+
+    if cached:
+        return await auth_cache_for(runtime).authenticate(token, lookup)
+    return await lookup()
 
 
 async def read_body(request: Request, limit: int) -> bytes:

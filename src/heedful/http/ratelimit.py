@@ -1,5 +1,7 @@
 """Per token, per operation, per second request limits (fixed one-second windows).
 
+Unauthenticated operations are counted per caller instead (a string key: client id or address).
+
 Counters live in the process: with several API processes each enforces the limit on its own
 share of traffic. That keeps the hot path free of database round trips.
 """
@@ -32,9 +34,9 @@ class RateLimiter:
         self._limit_for = limit_for
         self._now = now
         self._window = -1
-        self._counts: dict[tuple[int, str], int] = {}
+        self._counts: dict[tuple[int | str, str], int] = {}
 
-    def hit(self, token_id: int, operation_id: str) -> Allowance | None:
+    def hit(self, token_id: int | str, operation_id: str) -> Allowance | None:
         """Count one request; raise RateLimited (with headers) when over. None if unlimited."""
         limit = self._limit_for(operation_id)
         if limit is None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from heedful.storage.models import AccessToken, Application, Company, SignUpSource
+from heedful.storage.models.oauth import AuthorizationCode, Installation
 
 
 def company_by_id(session: Session, company_id: int) -> Company | None:
@@ -49,3 +52,70 @@ def token_by_hash(session: Session, token_hash: str) -> AccessToken | None:
 def signup_sources(session: Session, company_id: int) -> Sequence[SignUpSource]:
     stmt = select(SignUpSource).where(SignUpSource.company_id == company_id)
     return session.scalars(stmt.order_by(SignUpSource.id)).all()
+
+
+def company_by_admin_key_hash(session: Session, key_hash: str) -> Company | None:
+    # Unscoped by design: the admin key is what tells us the company.
+    return session.scalars(select(Company).where(Company.admin_key_hash == key_hash)).first()
+
+
+def installation(session: Session, company_id: int, application_id: int) -> Installation | None:
+    stmt = select(Installation).where(
+        Installation.company_id == company_id, Installation.application_id == application_id
+    )
+    return session.scalars(stmt).first()
+
+
+def code_by_hash(session: Session, code_hash: str) -> AuthorizationCode | None:
+    # Unscoped by design: the code is what tells us the company (its client is checked next).
+    stmt = select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash)
+    return session.scalars(stmt).first()
+
+
+def claim_code(session: Session, code: AuthorizationCode, now: datetime) -> bool:
+    """Mark `code` used unless it already is; False when another exchange got there first."""
+    stmt = (
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.company_id == code.company_id,
+            AuthorizationCode.id == code.id,
+            AuthorizationCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
+    if claimed:
+        code.used_at = now
+    return claimed
+
+
+def revoke_installation_tokens(
+    session: Session, company_id: int, installation_id: int, now: datetime
+) -> int:
+    """Revoke every live token issued through one installation; returns how many."""
+    return _revoke(session, company_id, now, AccessToken.installation_id == installation_id)
+
+
+def revoke_token_id(session: Session, company_id: int, token_id: int, now: datetime) -> int:
+    return _revoke(session, company_id, now, AccessToken.id == token_id)
+
+
+def _revoke(session: Session, company_id: int, now: datetime, which: ColumnElement[bool]) -> int:
+    stmt = (
+        update(AccessToken)
+        .where(AccessToken.company_id == company_id, AccessToken.revoked_at.is_(None), which)
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount
+
+
+def delete_unused_codes(session: Session, company_id: int, installation_id: int) -> None:
+    session.execute(
+        delete(AuthorizationCode).where(
+            AuthorizationCode.company_id == company_id,
+            AuthorizationCode.installation_id == installation_id,
+            AuthorizationCode.used_at.is_(None),
+        )
+    )

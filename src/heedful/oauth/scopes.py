@@ -74,3 +74,34 @@ def missing_scope(operation_id: str, granted: Iterable[str]) -> str | None:
     if not needed or set(needed) & set(granted):
         return None
     return needed[0]
+
+
+# What each scope lets an app do, in words, for the consent page.
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "subscriptions:write": "Subscribe and unsubscribe customers, and check their subscriptions",
+    "subscriptions:read": "See your customers' subscriptions",
+    "events:write": "Send custom events about your customers",
+    "ecommerce:write": "Send product views, add-to-cart and purchase events",
+    "attributes:write": "Set custom attributes on your customers' profiles",
+    "webhooks:write": "Create, change and delete webhooks that receive your events",
+    "product_catalogs:write": "Upload your product catalog",
+    "product_catalogs:read": "See your product catalog uploads",
+    "privacy_requests:write": "File privacy (delete) requests for your customers",
+    "privacy_requests:read": "See the status of privacy requests",
+    "identity:write": "Link your customers' identifiers (identity resolution)",
+    "offers:write": "Upload coupon codes",
+    "segments:read": "See your segments",
+    "segments:write": "Change your segments",
+    "attributes:all": "Read and write custom attributes in bulk",
+    "subscriptions:all": "Read and write subscriptions in bulk",
+    "segments:all": "Read and write segments in bulk",
+}
+
+
+def parse_requested_scopes(value: str) -> list[str]:
+    """An OAuth `scope` parameter: scopes separated by spaces or `+`; each must be known."""
+    requested = list(dict.fromkeys(value.replace("+", " ").split()))
+    for scope in requested:
+        if scope not in KNOWN_SCOPES:
+            raise InvalidRequest(f"Unknown scope '{scope}' in `scope`")
+    return requested

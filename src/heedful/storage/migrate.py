@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -44,6 +45,35 @@ def downgrade(engine: Engine, revision: str) -> None:
 def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    applied: list[str]  # the latest applied revision of each branch
+    heads: list[str]  # the latest revision of each branch
+
+    @property
+    def pending(self) -> list[str]:
+        return sorted(set(self.heads) - set(self.applied))
+
+
+def status(engine: Engine) -> MigrationStatus:
+    """What is applied, per branch, compared with what exists.
+
+    Not alembic's version table as it stands: a revision that another one `depends_on`
+    (identity_0001 for events_0001) is dropped from that table once its dependant is applied,
+    though it is the head of its own branch. Here it counts as applied, so a database that
+    `upgrade` brought up to date has applied == heads.
+    """
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    stored = tuple(current_revisions(engine))
+    applied = list(script.iterate_revisions(stored, "base")) if stored else []
+    parents: set[str] = set()
+    for revision in applied:
+        down = revision.down_revision
+        parents.update((down,) if isinstance(down, str) else down or ())
+    tips = sorted({revision.revision for revision in applied} - parents)
+    return MigrationStatus(tips, sorted(head_revisions(engine)))
 
 
 def head_revisions(engine: Engine) -> set[str]:

@@ -1,10 +1,11 @@
-"""Use cases for tenants and credentials. Called by the HTTP layer, the CLI and tests alike."""
+"""Tenants and credentials: companies, applications, API keys, bearer-token lookup, `/me`."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,7 @@ from heedful.errors import InvalidRequest, NotFound, Unauthorized
 from heedful.oauth import repository
 from heedful.oauth.scopes import KNOWN_SCOPES
 from heedful.storage.models import AccessToken, Application, Company
+from heedful.storage.models.oauth import Installation
 
 API_KEY_PREFIX = "hdf_"
 DEV_COMPANY_NAME = "Dev Company"
@@ -94,6 +96,8 @@ def create_application(
 ) -> NewApplication:
     if not name.strip():
         raise InvalidRequest("Application name must not be empty")
+    for uri in redirect_uris or []:
+        check_redirect_uri(uri)
     client_secret = new_secret(nbytes=24)
     application = Application(
         company_id=company.id,
@@ -109,6 +113,23 @@ def create_application(
     session.flush()
     api_key = issue_api_key(session, clock, application)
     return NewApplication(application, client_secret, api_key)
+
+
+def check_redirect_uri(uri: str) -> None:
+    """A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    if not parts.scheme or not (parts.netloc or parts.path) or "#" in uri or len(uri) > 2048:
+        raise InvalidRequest(
+            f"Redirect URI '{uri}' must be an absolute URI without a fragment (e.g. https://app/cb)"
+        )
+
+
+def rotate_client_secret(session: Session, application: Application) -> str:
+    """A new client secret (shown once); the old one stops working for the token exchange."""
+    client_secret = new_secret(nbytes=24)
+    application.client_secret_hash = hash_secret(client_secret)
+    session.flush()
+    return client_secret
 
 
 def issue_api_key(
@@ -164,10 +185,25 @@ def revoke_token(session: Session, clock: Clock, token: str) -> AccessToken:
 
 
 def describe_me(session: Session, auth: AuthContext) -> MeView:
+    """The calling app and the company the token acts for: the app's owner for an API key,
+    the installing company for an OAuth token."""
     company = repository.company_by_id(session, auth.company_id)
     application = session.get(Application, auth.application_id)
-    if company is None or application is None or application.company_id != company.id:
+    token = session.get(AccessToken, auth.token_id)
+    if company is None or application is None or token is None:
         raise Unauthorized()
+    if token.installation_id is None:
+        if application.company_id != company.id:
+            raise Unauthorized()
+    else:
+        installation = session.get(Installation, token.installation_id)
+        if (
+            installation is None
+            or installation.revoked_at is not None
+            or installation.company_id != company.id
+            or installation.application_id != application.id
+        ):
+            raise Unauthorized()
     return MeView(
         application_name=application.name,
         attentive_domain_name=company.domain,

@@ -1,0 +1,1 @@
+"""Custom attributes on user profiles: typed upserts and `custom_attribute.set` webhooks."""

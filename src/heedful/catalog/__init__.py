@@ -1,0 +1,1 @@
+"""Product catalog: upload sessions, signed upload URLs, streaming validation, ingestion."""

@@ -1,0 +1,184 @@
+"""HTTP routes of the catalog area: the three /v1 operations and the local upload URL."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import anyio.to_thread
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from heedful.catalog import service
+from heedful.catalog.files import build_store, signing_secret, verify_capability
+from heedful.catalog.schemas import (
+    CatalogUploadErrorResponse,
+    CatalogUploadRequest,
+    CatalogUploadResponse,
+)
+from heedful.config import Settings
+from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge
+from heedful.http.operation import ApiRequest, decode_json, operation
+from heedful.http.responses import json_response
+from heedful.runtime import Runtime
+from heedful.storage.models.catalog import CatalogUpload
+
+WRITE_BUFFER = 1024 * 1024
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def upload_view(upload: CatalogUpload) -> CatalogUploadResponse:
+    errors = (upload.errors or {}).get("errors", [])
+    return CatalogUploadResponse(
+        uploadId=upload.public_id,
+        status=upload.status,
+        errors=[CatalogUploadErrorResponse(**error) for error in errors],
+        productsReceived=upload.products_received,
+        productsProcessed=upload.products_processed,
+        lastUpdated=timestamp(upload.updated_at),
+        expires=timestamp(upload.expires_at),
+        uploadUrl=upload.upload_url,
+        validateOnly=upload.validate_only,
+    )
+
+
+def processing(settings: Settings) -> service.Processing:
+    return service.Processing(
+        chunk_lines=settings.catalog_chunk_lines,
+        s3_poll_interval=settings.catalog_s3_poll_interval,
+    )
+
+
+@operation("postUpload")
+async def post_upload(request: ApiRequest) -> Response:
+    """Start a catalog upload: an upload id and a URL to PUT the NDJSON file to."""
+    body = await request.body()
+    wanted = decode_json(body, CatalogUploadRequest) if body else CatalogUploadRequest()
+    settings = request.runtime.settings
+    url = request.request.url
+    upload = await request.call(
+        service.start_upload,
+        request.runtime.clock,
+        request.auth.company_id,
+        wanted.validateOnly,
+        store=await anyio.to_thread.run_sync(build_store, settings),
+        base_url=settings.base_url or f"{url.scheme}://{url.netloc}",
+        ttl=timedelta(seconds=settings.catalog_upload_ttl),
+        processing=processing(settings),
+    )
+    return json_response(upload_view(upload))
+
+
+@operation("getUploads")
+async def get_uploads(request: ApiRequest) -> Response:
+    """The company's uploads, in creation order."""
+    uploads = await request.call(service.list_uploads, request.auth.company_id)
+    return json_response([upload_view(upload) for upload in uploads])
+
+
+@operation("lookupUpload")
+async def lookup_upload(request: ApiRequest) -> Response:
+    """One upload's status, counts and errors."""
+    upload = await request.call(
+        service.get_upload, request.auth.company_id, str(request.path_params["uploadId"])
+    )
+    return json_response(upload_view(upload))
+
+
+class _OneOfSeveral(Route):
+    """One method of a path that has several operations: a 405 names every method of the
+    path in `Allow` (a plain Route names only its own). Same as the webhooks area's."""
+
+    def __init__(self, path: str, endpoint: Any, *, method: str, allow: list[str]) -> None:
+        super().__init__(path, endpoint, methods=[method])
+        self.allow = allow
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            raise HTTPException(status_code=405, headers={"Allow": ", ".join(self.allow)})
+        await super().handle(scope, receive, send)
+
+
+_COLLECTION = ["GET", "HEAD", "POST"]
+routes = [
+    _OneOfSeveral("/product-catalog/uploads", post_upload, method="POST", allow=_COLLECTION),
+    _OneOfSeveral("/product-catalog/uploads", get_uploads, method="GET", allow=_COLLECTION),
+    Route("/product-catalog/uploads/{uploadId}", lookup_upload, methods=["GET"]),
+]
+
+
+# --- PUT /uploads/{token}: the local backend's pre-signed URL --------------------------------
+
+
+async def receive_file(request: Request) -> Response:
+    """Store an upload's file, streamed to disk; the signed token in the URL is the credential."""
+    request.state.operation_id = "catalog.receiveFile"
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    secret = await anyio.to_thread.run_sync(signing_secret, settings)
+    public_id = verify_capability(secret, request.path_params["token"], runtime.clock.now())
+    if public_id is None:
+        raise Forbidden("Forbidden: the upload URL is not valid or has expired")
+    upload = await runtime.run(service.receivable_upload, public_id)
+    if upload.backend != "local":
+        raise Forbidden("Forbidden: this upload takes its file at its S3 URL")
+    limit = settings.catalog_max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Payload too large: a catalog file is at most {limit} bytes")
+    final = Path(upload.location["path"])
+    temp = final.parent / f".{final.name}.{os.urandom(6).hex()}.part"
+    try:
+        size = await _stream_to_disk(request, temp, limit)
+        await runtime.run(
+            service.accept_file,
+            runtime.clock,
+            upload,
+            size,
+            processing(settings),
+            lambda: os.replace(temp, final),
+        )
+    finally:
+        temp.unlink(missing_ok=True)
+    return Response(status_code=200)
+
+
+async def _stream_to_disk(request: Request, path: Path, limit: int) -> int:
+    """Write the body chunk by chunk (1 MB at a time, off the event loop), fsync, return its
+    size. Never holds the file in memory; stops at `limit` bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[bytes] = await anyio.to_thread.run_sync(open, path, "wb")
+    size, pending = 0, bytearray()
+    try:
+        async for piece in request.stream():
+            size += len(piece)
+            if size > limit:
+                raise PayloadTooLarge(f"Payload too large: a catalog file is at most {limit} bytes")
+            pending += piece
+            if len(pending) >= WRITE_BUFFER:
+                data = bytes(pending)
+                pending.clear()
+                await anyio.to_thread.run_sync(handle.write, data)
+        await anyio.to_thread.run_sync(_finish, handle, bytes(pending))
+    except ClientDisconnect as exc:
+        raise InvalidRequest("The upload was interrupted before the file was complete") from exc
+    finally:
+        await anyio.to_thread.run_sync(handle.close)
+    return size
+
+
+def _finish(handle: IO[bytes], data: bytes) -> None:
+    handle.write(data)
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+upload_routes = [Route("/uploads/{token}", receive_file, methods=["PUT"])]

@@ -1,0 +1,46 @@
+"""Catalog jobs: process an uploaded file chunk by chunk, wait for S3 objects, clean up."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from heedful.catalog import service
+from heedful.catalog.files import remove_file, s3_object
+from heedful.jobs.registry import JobContext, JobRegistry
+
+
+def _company(context: JobContext) -> int:
+    if context.company_id is None:
+        raise ValueError(f"{context.kind} job {context.job_id} has no company")
+    return context.company_id
+
+
+def process(session: Session, context: JobContext) -> None:
+    service.process_chunk(
+        session,
+        context.clock,
+        _company(context),
+        int(context.payload["upload_id"]),
+        service.Processing.from_payload(context.payload),
+    )
+
+
+def await_object(session: Session, context: JobContext) -> None:
+    service.await_object(
+        session,
+        context.clock,
+        _company(context),
+        int(context.payload["upload_id"]),
+        service.Processing.from_payload(context.payload),
+        s3_object,
+    )
+
+
+def cleanup(session: Session, context: JobContext) -> None:
+    remove_file(str(context.payload["backend"]), dict(context.payload["location"]))
+
+
+def register_jobs(registry: JobRegistry) -> None:
+    registry.register(service.PROCESS_JOB)(process)
+    registry.register(service.AWAIT_OBJECT_JOB)(await_object)
+    registry.register(service.CLEANUP_JOB)(cleanup)

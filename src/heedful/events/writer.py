@@ -1,0 +1,223 @@
+"""Group commit: many requests share one transaction; each is answered when its batch commits.
+
+One writer thread per process (per `Runtime`). A request hands it a *write* (a batch function
+and its payload) and awaits the outcome. The thread takes everything queued, runs it in one
+transaction and commits; only then are the requests' futures resolved. While it commits, new
+writes queue up and form the next batch, so the batch size follows the load: one write per
+transaction when idle, hundreds under load. A crash loses only writes whose requests were never
+answered.
+
+A batch function is `fn(session, clock, payloads) -> outcomes`, one outcome per payload: a
+result, or a `HeedfulError` *instance* for a payload that is refused (it must then have written
+nothing for that payload). If the transaction fails (a lock timeout, a deadlock, a unique
+constraint another process won), the whole batch is retried; if it keeps failing, each write is
+retried in a transaction of its own, so one bad write cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from heedful.core.clock import Clock
+from heedful.errors import HeedfulError
+from heedful.storage.db import Database
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's own locking still applies
+    fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from heedful.runtime import Runtime
+
+log = logging.getLogger("heedful.ingest")
+P = TypeVar("P")
+R = TypeVar("R")
+BatchFn = Callable[[Session, Clock, Sequence[Any]], Sequence[Any]]
+
+MAX_BATCH = 1000
+IDLE_EXIT_SECONDS = 5.0
+BATCH_ATTEMPTS = 3
+
+
+@dataclass
+class _Write:
+    fn: BatchFn
+    payload: Any
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+class GroupCommitWriter:
+    def __init__(self, db: Database, clock: Clock, *, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.clock = clock
+        self.max_batch = max_batch
+        self._queue: deque[_Write] = deque()
+        self._ready = threading.Condition(threading.Lock())
+        self._running = False
+        self._turn = WriterTurn.for_database(db)
+        self.batches = 0
+        self.writes = 0
+
+    async def submit(
+        self, fn: Callable[[Session, Clock, Sequence[P]], Sequence[R | HeedfulError]], payload: P
+    ) -> R:
+        """Queue `payload` for `fn`; returns once the transaction holding it has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        with self._ready:
+            self._queue.append(_Write(fn, payload, future, loop))
+            if self._running:
+                self._ready.notify()
+            else:
+                self._running = True
+                threading.Thread(target=self._run, name="heedful-ingest", daemon=True).start()
+        result: R = await future
+        return result
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    if not self._ready.wait(timeout=IDLE_EXIT_SECONDS) and not self._queue:
+                        # Idle: the thread ends; the next submit starts another.
+                        self._running = False
+                        return
+                count = min(len(self._queue), self.max_batch)
+                batch = [self._queue.popleft() for _ in range(count)]
+            self._process(batch)
+
+    def _process(self, batch: list[_Write]) -> None:
+        try:
+            outcomes = self._commit_with_retries(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception("ingest write failed")
+                outcomes = [exc]
+            else:
+                log.warning("ingest batch of %d failed (%s); writing one by one", len(batch), exc)
+                outcomes = [self._commit_alone(write) for write in batch]
+        self.batches += 1
+        self.writes += len(batch)
+        _deliver(batch, outcomes)
+
+    def _commit_alone(self, write: _Write) -> Any:
+        try:
+            return self._commit_with_retries([write])[0]
+        except Exception as exc:
+            log.exception("ingest write failed")
+            return exc
+
+    def _commit_with_retries(self, batch: list[_Write]) -> list[Any]:
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                return self._commit(batch)
+            except DBAPIError:
+                # Lock timeouts, deadlocks, serialization failures and unique races with
+                # another process: the transaction is gone, so the whole batch runs again.
+                if attempt == BATCH_ATTEMPTS:
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    def _commit(self, batch: list[_Write]) -> list[Any]:
+        outcomes: list[Any] = [None] * len(batch)
+        with self._turn, self.db.transaction() as session:
+            for fn, positions in _group_by_function(batch).items():
+                results = fn(session, self.clock, [batch[i].payload for i in positions])
+                if len(results) != len(positions):
+                    raise RuntimeError(f"{fn.__name__} returned {len(results)} outcomes")
+                for position, result in zip(positions, results, strict=True):
+                    outcomes[position] = result
+        return outcomes
+
+
+class WriterTurn:
+    """SQLite: the writers of several processes take turns through an advisory file lock.
+
+    SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms
+    between tries); a blocking `flock` instead hands the turn over the moment a commit ends.
+    On PostgreSQL (or an in-memory database) this does nothing.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    @classmethod
+    def for_database(cls, db: Database) -> WriterTurn:
+        name = db.engine.url.database
+        if db.dialect != "sqlite" or not name or name == ":memory:" or fcntl is None:
+            return cls(None)
+        return cls(f"{name}-ingest.lock")
+
+    def __enter__(self) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+
+
+def _group_by_function(batch: list[_Write]) -> dict[BatchFn, list[int]]:
+    groups: dict[BatchFn, list[int]] = {}
+    for position, write in enumerate(batch):
+        groups.setdefault(write.fn, []).append(position)
+    return groups
+
+
+def _deliver(batch: list[_Write], outcomes: list[Any]) -> None:
+    """Resolve the futures, with one wake-up per event loop (not one per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for write, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(write.loop, []).append((write.future, outcome))
+    for loop, pairs in by_loop.items():
+        # A closed loop raises RuntimeError: nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, pairs)
+
+
+def _resolve(pairs: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in pairs:
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+_writers: dict[int, GroupCommitWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_for(runtime: Runtime) -> GroupCommitWriter:
+    """The one writer of `runtime` (made on first use, dropped with the runtime)."""
+    key = id(runtime)
+    writer = _writers.get(key)
+    if writer is None:
+        with _writers_lock:
+            writer = _writers.get(key)
+            if writer is None:
+                writer = GroupCommitWriter(runtime.db, runtime.clock)
+                _writers[key] = writer
+                weakref.finalize(runtime, _writers.pop, key, None)
+    return writer

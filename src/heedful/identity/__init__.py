@@ -1,0 +1,1 @@
+"""The identity graph: users of a company, their identifiers, resolution and merging."""

@@ -1,0 +1,1 @@
+"""Webhooks: management API, event fan-out, signed and retried delivery."""

@@ -1,0 +1,29 @@
+"""Catalog fixtures: settings with a per-test upload folder, small chunks, a worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heedful.config import Settings
+from heedful.jobs.worker import Worker, WorkerPolicy
+from heedful.runtime import Runtime
+from tests.conftest import ADMIN_TOKEN
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        catalog_upload_dir=str(tmp_path / "uploads"),
+        catalog_chunk_lines=4,
+        rate_limit_overrides={"postUpload": 1000},
+    )
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Worker:
+    return Worker(runtime.db, runtime.jobs, runtime.clock, WorkerPolicy(max_attempts=3))

@@ -1,0 +1,69 @@
+"""`heedful catalog validate | example | upload` (upload against a live heedful)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from heedful.cli.main import cli
+from heedful.runtime import Runtime
+from tests.catalog.live import LiveServer
+from tests.catalog.support import ndjson, product
+
+runner = CliRunner()
+
+
+def test_example_writes_a_file_that_validates(tmp_path: Path) -> None:
+    target = tmp_path / "example.ndjson"
+
+    written = runner.invoke(cli, ["catalog", "example", str(target), "--count", "25"])
+    checked = runner.invoke(cli, ["catalog", "validate", str(target), "--json"])
+
+    assert written.exit_code == 0, written.output
+    assert len(target.read_bytes().splitlines()) == 25
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.stdout)
+    assert (report["ok"], report["productsReceived"], report["productsValid"]) == (True, 25, 25)
+
+
+def test_validate_shows_errors_and_exits_1(tmp_path: Path) -> None:
+    target = tmp_path / "bad.ndjson"
+    target.write_bytes(ndjson([product(1), b"{oops", product(1)]))
+
+    as_json = runner.invoke(cli, ["catalog", "validate", str(target), "--json"])
+    as_table = runner.invoke(cli, ["catalog", "validate", str(target)])
+
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.stdout)
+    assert report["errorCounts"] == {"INVALID_JSON": 1, "DUPLICATE_ID": 1}
+    assert [(e["errorType"], e["lineNum"]) for e in report["errors"]] == [
+        ("INVALID_JSON", 2),
+        ("DUPLICATE_ID", 3),
+    ]
+    assert as_table.exit_code == 1
+    assert "INVALID_JSON" in as_table.stdout and "3 products read, 1 valid" in as_table.stdout
+
+
+def test_upload_puts_the_file_and_waits_for_the_result(
+    runtime: Runtime, dev_headers: dict[str, str], tmp_path: Path
+) -> None:
+    key = dev_headers["Authorization"].removeprefix("Bearer ")
+    target = tmp_path / "catalog.ndjson"
+    target.write_bytes(ndjson([product(n) for n in range(1, 6)]))
+
+    with LiveServer(runtime) as server:
+        result = runner.invoke(
+            cli,
+            ["catalog", "upload", str(target), "--wait", "--base-url", server.url, "--token", key],
+        )
+        failing = runner.invoke(
+            cli,
+            ["catalog", "upload", str(target), "--base-url", server.url, "--token", "wrong"],
+        )
+
+    assert result.exit_code == 0, result.output
+    assert "status: completed (5 received, 5 valid)" in result.stdout
+    assert failing.exit_code == 1
+    assert "401" in failing.output

@@ -1,0 +1,364 @@
+"""The validator on its own: one test per rule, the per-type cap, the spec's own example."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from heedful.catalog.sample import example_product
+from heedful.catalog.validator import (
+    ERROR_TYPES,
+    ErrorTally,
+    ErrorType,
+    FileReport,
+    check_line,
+    validate_stream,
+)
+from heedful.ops.spec import load_spec
+from tests.catalog.support import ndjson, product
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run(lines: list[bytes], **options: Any) -> FileReport:
+    return validate_stream(io.BytesIO(ndjson(lines)), now=NOW, **options)
+
+
+def only_error(report: FileReport) -> tuple[str, int, str]:
+    errors = report.tally.errors()
+    assert len(errors) == 1, errors
+    return errors[0].errorType, errors[0].lineNum, errors[0].errorMessage
+
+
+def test_the_spec_example_product_is_valid() -> None:
+    report = run([msgspec.json.encode(example_product())])
+
+    assert report.ok
+    assert (report.products_received, report.products_valid) == (1, 1)
+
+
+def test_the_spec_formatted_example_has_trailing_commas_so_it_is_invalid_json() -> None:
+    tag = next(t for t in load_spec()["tags"] if t["name"] == "Product Catalog")
+    text = tag["description"].split("### Formatted example of one product")[1]
+    example = text.split("```")[1].strip()
+    single_line = " ".join(part.strip() for part in example.splitlines()).encode()
+
+    error_type, line, message = only_error(run([product(1), single_line]))
+
+    assert (error_type, line) == (ErrorType.INVALID_JSON, 2)
+    assert "trailing comma" in message
+
+
+def _set(path: str, value: Any) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = data
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is _DELETE:
+            del target[last]
+        else:
+            target[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+_DELETE = object()
+
+RULES = [
+    ("missing product id", "id", _DELETE, ErrorType.MISSING_REQUIRED_FIELD, "`id`"),
+    (
+        "missing variant link",
+        "variants.1.link",
+        _DELETE,
+        ErrorType.MISSING_REQUIRED_FIELD,
+        "`variants[1].link`",
+    ),
+    (
+        "missing price amount",
+        "variants.0.prices.0.amount",
+        _DELETE,
+        ErrorType.MISSING_REQUIRED_FIELD,
+        "`variants[0].prices[0].amount`",
+    ),
+    (
+        "missing option values",
+        "productOptions.0.values",
+        _DELETE,
+        ErrorType.MISSING_REQUIRED_FIELD,
+        "`productOptions[0].values`",
+    ),
+    (
+        "missing option value name",
+        "variants.0.productOptionValues.0.productOptionName",
+        _DELETE,
+        ErrorType.MISSING_REQUIRED_FIELD,
+        "productOptionName",
+    ),
+    ("missing image src", "images.0.src", _DELETE, ErrorType.MISSING_REQUIRED_FIELD, "src"),
+    (
+        "missing attribute value",
+        "attributes.0.value",
+        _DELETE,
+        ErrorType.MISSING_REQUIRED_FIELD,
+        "value",
+    ),
+    ("empty product id", "id", "", ErrorType.MISSING_REQUIRED_FIELD, "`id`"),
+    ("name not a string", "name", 5, ErrorType.INVALID_TYPE, "`name`"),
+    (
+        "availableForPurchase not a bool",
+        "variants.0.availableForPurchase",
+        "yes",
+        ErrorType.INVALID_TYPE,
+        "availableForPurchase",
+    ),
+    ("amount not a string", "variants.0.prices.0.amount", 10.0, ErrorType.INVALID_TYPE, "amount"),
+    ("width not an int", "images.0.width", "wide", ErrorType.INVALID_TYPE, "width"),
+    ("product name too long", "name", "x" * 257, ErrorType.VALUE_TOO_LONG, "`name`"),
+    ("description too long", "description", "x" * 1025, ErrorType.VALUE_TOO_LONG, "description"),
+    ("variant id too long", "variants.0.id", "v" * 257, ErrorType.VALUE_TOO_LONG, "id"),
+    (
+        "option value too long",
+        "productOptions.0.values.0",
+        "x" * 257,
+        ErrorType.VALUE_TOO_LONG,
+        "values[0]",
+    ),
+    ("image alt too long", "images.0.alt", "x" * 513, ErrorType.VALUE_TOO_LONG, "alt"),
+    (
+        "attribute name too long",
+        "attributes.0.name",
+        "x" * 65,
+        ErrorType.VALUE_TOO_LONG,
+        "attributes[0].name",
+    ),
+    ("tag too long", "tags", ["x" * 65], ErrorType.VALUE_TOO_LONG, "tags[0]"),
+    ("link too long", "link", "https://a.example/" + "x" * 2040, ErrorType.VALUE_TOO_LONG, "link"),
+    ("too many categories", "categories", ["c"] * 101, ErrorType.TOO_MANY_ITEMS, "categories"),
+    ("too many tags", "tags", ["t"] * 251, ErrorType.TOO_MANY_ITEMS, "tags"),
+    ("too many collections", "collections", ["c"] * 51, ErrorType.TOO_MANY_ITEMS, "collections"),
+    (
+        "too many options",
+        "productOptions",
+        [{"name": "o", "position": 0, "values": []}] * 26,
+        ErrorType.TOO_MANY_ITEMS,
+        "productOptions",
+    ),
+    (
+        "too many option values",
+        "productOptions.0.values",
+        ["v"] * 201,
+        ErrorType.TOO_MANY_ITEMS,
+        "values",
+    ),
+    (
+        "too many images",
+        "images",
+        [{"src": "https://a.example/i.png"}] * 251,
+        ErrorType.TOO_MANY_ITEMS,
+        "images",
+    ),
+    (
+        "too many attributes",
+        "attributes",
+        [{"name": "a", "value": "b"}] * 101,
+        ErrorType.TOO_MANY_ITEMS,
+        "attributes",
+    ),
+    ("no variants", "variants", [], ErrorType.TOO_FEW_ITEMS, "variants"),
+    ("no prices", "variants.0.prices", [], ErrorType.TOO_FEW_ITEMS, "prices"),
+    (
+        "negative variant position",
+        "variants.0.position",
+        -1,
+        ErrorType.VALUE_OUT_OF_RANGE,
+        "position",
+    ),
+    (
+        "negative option position",
+        "productOptions.0.position",
+        -2,
+        ErrorType.VALUE_OUT_OF_RANGE,
+        "position",
+    ),
+    ("ftp product link", "link", "ftp://shop.example/p", ErrorType.INVALID_URL, "`link`"),
+    ("relative variant link", "variants.0.link", "/p/123", ErrorType.INVALID_URL, "link"),
+    ("image src not a URL", "images.1.src", "picture.png", ErrorType.INVALID_URL, "src"),
+    ("date without time", "lastUpdated", "2021-10-05", ErrorType.INVALID_TIMESTAMP, "lastUpdated"),
+    (
+        "variant timestamp garbage",
+        "variants.2.lastUpdated",
+        "yesterday",
+        ErrorType.INVALID_TIMESTAMP,
+        "lastUpdated",
+    ),
+    (
+        "expired price",
+        "variants.0.prices.0.expirationTime",
+        "2020-01-01T00:00:00Z",
+        ErrorType.INVALID_TIMESTAMP,
+        "expirationTime",
+    ),
+    (
+        "lowercase currency",
+        "variants.0.prices.0.currencyCode",
+        "usd",
+        ErrorType.INVALID_CURRENCY_CODE,
+        "currencyCode",
+    ),
+    ("amount not a number", "variants.0.prices.0.amount", "ten", ErrorType.INVALID_PRICE, "amount"),
+    (
+        "image names a foreign variant",
+        "images.0.variantIds",
+        ["VD-999"],
+        ErrorType.UNKNOWN_VARIANT_ID,
+        "VD-999",
+    ),
+    (
+        "variant id twice in a product",
+        "variants.1.id",
+        "VD-234-2",
+        ErrorType.DUPLICATE_ID,
+        "VD-234-2",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error_type", "named"),
+    [rule[1:] for rule in RULES],
+    ids=[rule[0] for rule in RULES],
+)
+def test_each_rule_reports_exactly_its_error_type_and_line(
+    path: str, value: Any, error_type: str, named: str
+) -> None:
+    report = run([product(1), product(2, _set(path, value)), product(3)])
+
+    found_type, line, message = only_error(report)
+    assert (found_type, line) == (error_type, 2)
+    assert named in message
+    assert (report.products_received, report.products_valid) == (3, 2)
+
+
+def test_every_documented_error_type_is_exercised() -> None:
+    covered = {rule[3] for rule in RULES} | {
+        ErrorType.INVALID_JSON,
+        ErrorType.INVALID_ENCODING,
+        ErrorType.LINE_TOO_LONG,
+        ErrorType.TOO_MANY_LINES,
+    }
+    assert covered == set(ERROR_TYPES)
+
+
+def test_a_line_that_is_not_an_object_is_invalid_json() -> None:
+    assert only_error(run([product(1), b"[1, 2]"]))[:2] == (ErrorType.INVALID_JSON, 2)
+
+
+def test_bytes_that_are_not_utf8_are_an_encoding_error() -> None:
+    broken = product(2).replace(b"Nasa T-Shirt", b"Nasa \xff\xfe Shirt", 1)
+
+    assert only_error(run([product(1), broken]))[:2] == (ErrorType.INVALID_ENCODING, 2)
+
+
+def test_a_line_over_the_size_limit_is_skipped_without_being_held() -> None:
+    huge = product(2, _set("description", "x" * 5000))
+
+    report = run([product(1), huge, product(3)], max_line_bytes=4096)
+
+    assert only_error(report)[:2] == (ErrorType.LINE_TOO_LONG, 2)
+    assert report.products_valid == 2
+
+
+def test_lines_past_the_limit_are_not_read() -> None:
+    report = run([product(n) for n in range(1, 6)], max_lines=3)
+
+    assert only_error(report)[:2] == (ErrorType.TOO_MANY_LINES, 4)
+    assert report.products_received == 3
+
+
+def test_product_and_variant_ids_must_be_unique_across_the_file() -> None:
+    same_product = product(1, _both(_set("variants", [_variant("other-1")]), _no_images))
+    same_variant = product(3, _both(_set("variants.0.id", "VD-234-1"), _no_images))
+
+    report = run([product(1), product(2), same_product, same_variant])
+
+    errors = report.tally.errors()
+    assert [(e.errorType, e.lineNum) for e in errors] == [
+        (ErrorType.DUPLICATE_ID, 3),
+        (ErrorType.DUPLICATE_ID, 4),
+    ]
+    assert "line 1" in errors[0].errorMessage and "product" in errors[0].errorMessage
+    assert "line 1" in errors[1].errorMessage and "variant" in errors[1].errorMessage
+    assert report.products_valid == 2
+
+
+def _no_images(data: dict[str, Any]) -> None:
+    del data["images"]
+
+
+def _both(*changes: Any) -> Any:
+    def change(data: dict[str, Any]) -> None:
+        for one in changes:
+            one(data)
+
+    return change
+
+
+def _variant(variant_id: str) -> dict[str, Any]:
+    return {**example_product()["variants"][0], "id": variant_id}
+
+
+def test_at_most_ten_errors_are_kept_per_type_but_all_are_counted() -> None:
+    bad = [product(n, _set("name", 1)) for n in range(1, 26)]
+    long = [product(n, _set("name", "x" * 300)) for n in range(26, 29)]
+
+    report = run(bad + long + [b"{"] * 12)
+
+    kept = report.tally.errors()
+    by_type = {t: [e for e in kept if e.errorType == t] for t in report.tally.counts}
+    assert report.tally.counts == {
+        ErrorType.INVALID_TYPE: 25,
+        ErrorType.VALUE_TOO_LONG: 3,
+        ErrorType.INVALID_JSON: 12,
+    }
+    assert [e.lineNum for e in by_type[ErrorType.INVALID_TYPE]] == list(range(1, 11))
+    assert len(by_type[ErrorType.VALUE_TOO_LONG]) == 3
+    assert len(by_type[ErrorType.INVALID_JSON]) == 10
+
+
+def test_blank_lines_crlf_and_a_bom_are_tolerated_and_line_numbers_stay_true() -> None:
+    data = b"\xef\xbb\xbf" + product(1) + b"\r\n\r\n" + product(2, _set("name", 3)) + b"\r\n"
+
+    report = validate_stream(io.BytesIO(data), now=NOW)
+
+    assert only_error(report)[:2] == (ErrorType.INVALID_TYPE, 3)
+    assert report.products_received == 2
+
+
+def test_check_line_returns_the_decoded_product() -> None:
+    result = check_line(product(7), 1, NOW)
+
+    assert not isinstance(result, Exception)
+    assert getattr(result, "id", None) == "PD-7"
+
+
+def test_the_tally_round_trips_through_its_stored_state() -> None:
+    tally = ErrorTally()
+    for line in range(1, 13):
+        tally.add(only_error_of(line))
+    restored = ErrorTally.from_state(tally.to_state())
+
+    restored.add(only_error_of(13))
+
+    assert restored.counts == {ErrorType.INVALID_TYPE: 13}
+    assert [e.lineNum for e in restored.errors()] == list(range(1, 11))
+
+
+def only_error_of(line: int) -> Any:
+    result = check_line(product(line, _set("name", 1)), line, NOW)
+    assert not hasattr(result, "id")
+    return result
