@@ -1,1 +1,1 @@
-"""Companies, applications, API keys and access tokens, scopes, and `/me`."""
+"""Companies, applications, API keys, scopes, `/me`, and the OAuth install flow."""
