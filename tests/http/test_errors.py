@@ -143,3 +143,41 @@ def test_placeholder_free_settings_default_to_sqlite() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
 
     assert settings.is_sqlite and settings.database_url.endswith(".heedful/heedful.db")
+
+
+async def test_client_disconnect_mid_body_is_logged_as_a_client_error(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(runtime.settings, runtime)
+    caplog.set_level(logging.INFO, logger="heedful")
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"name":', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/admin/companies",
+        "raw_path": b"/admin/companies",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {ADMIN_TOKEN}".encode())],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.getMessage() == "unhandled error"]

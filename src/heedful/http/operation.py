@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 from sqlalchemy.orm import Session
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
@@ -154,11 +154,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody will read the answer, but the request log should say what happened
+        # rather than report an unhandled error.
+        raise InvalidRequest("Client disconnected before sending the whole body") from None
     return b"".join(chunks)
 
 
