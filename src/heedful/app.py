@@ -28,7 +28,9 @@ from heedful.oauth.pages import routes as oauth_pages
 from heedful.oauth.routes import routes as oauth_routes
 from heedful.ops.metrics import Metrics
 from heedful.ops.routes import routes as ops_routes
+from heedful.privacy.routes import routes as privacy_routes
 from heedful.runtime import Runtime, build_runtime
+from heedful.subscriptions.routes import routes as subscriptions_routes
 from heedful.webhooks.dispatcher import start_dispatcher
 from heedful.webhooks.routes import routes as webhooks_routes
 
@@ -39,6 +41,8 @@ API_ROUTES: list[BaseRoute] = [
     *identity_routes,
     *webhooks_routes,
     *catalog_routes,
+    *privacy_routes,
+    *subscriptions_routes,
 ]
 
 

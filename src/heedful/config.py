@@ -96,6 +96,24 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(default=SecretStr(""), validate_default=True)
     oauth_token_ttl: int = Field(default=0, ge=0)
 
+    # privacy: delay before a delete request is processed (seconds; 0: at once), the key of the
+    # audit hashes kept instead of raw identifiers, the region of phones sent without "+"
+    privacy_delete_delay: float = Field(default=0.0, ge=0)
+    privacy_hash_key: SecretStr | None = None
+    privacy_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+
+    # messaging: how emails leave (texts always go to the sandbox: there is no carrier) and SMTP
+    email_transport: Literal["sandbox", "smtp"] = "sandbox"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "heedful@localhost"
+    smtp_timeout: float = Field(default=5.0, gt=0)
+    message_max_attempts: int = Field(default=5, ge=1)
+    message_retry_base: float = Field(default=30.0, gt=0)
+
     @field_validator("secret_key", mode="after")
     @classmethod
     def _secret_key_outside_development(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:

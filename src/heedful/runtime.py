@@ -15,16 +15,20 @@ from heedful.core.clock import Clock, SystemClock
 from heedful.http.ratelimit import RateLimiter
 from heedful.jobs.registry import JobRegistry
 from heedful.jobs.worker import Worker, WorkerPolicy
+from heedful.messaging import tasks as messaging_tasks
+from heedful.privacy import tasks as privacy_tasks
 from heedful.storage.db import Database
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def build_job_registry() -> JobRegistry:
+def build_job_registry(settings: Settings | None = None) -> JobRegistry:
     """Every area's job handlers. Areas add a `register_jobs(registry)` call here."""
     registry = JobRegistry()
     catalog_tasks.register_jobs(registry)
+    privacy_tasks.register_jobs(registry)
+    messaging_tasks.register_jobs(registry, settings)  # settings: the email transport
     return registry
 
 
@@ -64,4 +68,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     path = settings.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return Runtime(settings, Database(settings.database_url), clock or SystemClock())
+    return Runtime(
+        settings,
+        Database(settings.database_url),
+        clock or SystemClock(),
+        build_job_registry(settings),
+    )

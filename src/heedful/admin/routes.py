@@ -16,9 +16,12 @@ from heedful.core import ids
 from heedful.http.operation import decode_json, read_body
 from heedful.http.responses import json_response
 from heedful.identity.admin import routes as identity_admin_routes
+from heedful.messaging.admin import routes as messaging_admin_routes
 from heedful.oauth import service as oauth_service
+from heedful.privacy.admin import routes as privacy_admin_routes
 from heedful.runtime import Runtime
 from heedful.storage.models import Company
+from heedful.subscriptions.admin import routes as subscriptions_admin_routes
 from heedful.webhooks.admin import routes as webhooks_admin_routes
 
 
@@ -68,4 +71,7 @@ routes = [
     *webhooks_admin_routes,
     *catalog_admin_routes,
     *identity_admin_routes,
+    *privacy_admin_routes,
+    *subscriptions_admin_routes,
+    *messaging_admin_routes,
 ]

@@ -16,6 +16,9 @@ from rich.text import Text
 
 from heedful.cli.catalog import catalog_app
 from heedful.cli.common import DatabaseUrlOption, console, make_settings, runtime_for, say
+from heedful.cli.messaging import messages_app
+from heedful.cli.privacy import privacy_app
+from heedful.cli.subscriptions import signup_source_app, sms_app
 from heedful.cli.tenants import app_app, company_app, token_app
 from heedful.cli.users import users_app
 from heedful.cli.webhooks import webhooks_app
@@ -39,6 +42,10 @@ cli.add_typer(token_app, name="token")
 cli.add_typer(users_app, name="users")
 cli.add_typer(webhooks_app, name="webhooks")
 cli.add_typer(catalog_app, name="catalog")
+cli.add_typer(signup_source_app, name="signup-source")
+cli.add_typer(sms_app, name="sms")
+cli.add_typer(messages_app, name="messages")
+cli.add_typer(privacy_app, name="privacy")
 
 
 @cli.command()

@@ -1,0 +1,1 @@
+"""Messaging: the outbound message outbox, templates, transports (sandbox, SMTP), `sms.sent`."""

@@ -1,0 +1,57 @@
+"""Admin API for privacy requests: list them with their state and what processing removed."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from heedful.admin.guard import admin_only
+from heedful.core import ids
+from heedful.errors import InvalidRequest
+from heedful.http.responses import json_response
+from heedful.privacy import erasure, service
+from heedful.runtime import Runtime
+
+MAX_LIMIT = 500
+STATES = {"pending": False, "processed": True}
+
+
+@admin_only
+async def list_requests(request: Request, runtime: Runtime) -> Response:
+    """`?company=` `?state=pending|processed` `?phone=` `?email=` `?clientUserId=` `?limit=`."""
+    query = request.query_params
+    company_id = None
+    if "company" in query:
+        company_id = ids.COMPANY.decode(query["company"])
+        if company_id is None:
+            raise InvalidRequest("`company` must be a company id")
+    state = query.get("state")
+    if state is not None and state not in STATES:
+        raise InvalidRequest("`state` must be pending or processed")
+    raw_limit = query.get("limit", "100")
+    if not raw_limit.isdigit() or len(raw_limit) > 6 or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LIMIT}")
+    found = await runtime.run(
+        service.list_requests,
+        company_id,
+        service.PrivacyPolicy.from_settings(runtime.settings),
+        processed=None if state is None else STATES[state],
+        phone=query.get("phone"),
+        email=query.get("email"),
+        client_user_id=query.get("clientUserId"),
+        limit=int(raw_limit),
+    )
+    return json_response({"requests": found})
+
+
+@admin_only
+async def coverage(request: Request, runtime: Runtime) -> Response:
+    """How privacy deletion covers each table (and which tables it does not)."""
+    return json_response({"tables": erasure.coverage(), "uncovered": erasure.uncovered_tables()})
+
+
+routes = [
+    Route("/privacy/requests", list_requests, methods=["GET"]),
+    Route("/privacy/coverage", coverage, methods=["GET"]),
+]

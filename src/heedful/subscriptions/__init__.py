@@ -1,0 +1,1 @@
+"""Subscriptions: sign-up sources, subscribe / eligibility / unsubscribe, the opt-in flow."""
