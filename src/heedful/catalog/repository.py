@@ -131,7 +131,7 @@ def _bulk_insert(
 
 
 def add_keys(session: Session, rows: list[dict[str, Any]]) -> None:
-    _bulk_insert(session, CatalogUploadKey.__table__, rows, ("upload_id", "key_hash"))
+    _bulk_insert(session, CatalogUploadKey.__table__, rows, ("company_id", "upload_id", "key_hash"))
 
 
 def drop_keys(session: Session, company_id: int, upload_id: int) -> None:

@@ -59,13 +59,15 @@ class CatalogUploadKey(Base):
 
     __tablename__ = "catalog_upload_keys"
 
+    # The primary key leads with company_id and serves as its index: a separate one-column
+    # index tempted SQLite's planner into scanning the company's rows on id lookups.
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
+    )
     upload_id: Mapped[int] = mapped_column(
         ForeignKey("catalog_uploads.id", ondelete="CASCADE"), primary_key=True
     )
     key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), index=True
-    )
     line_num: Mapped[int] = mapped_column(Integer)
     # The first line holding this id was rejected (it repeated another id).
     rejected: Mapped[bool] = mapped_column(Boolean, default=False)
