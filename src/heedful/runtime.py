@@ -53,6 +53,17 @@ class Runtime:
 
         return await anyio.to_thread.run_sync(in_transaction)
 
+    async def read(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Like `run`, for a use case that only reads (no write lock on SQLite)."""
+
+        def in_read_transaction() -> T:
+            with self.db.read() as session:
+                return fn(session, *args, **kwargs)
+
+        return await anyio.to_thread.run_sync(in_read_transaction)
+
     def worker(self) -> Worker:
         settings = self.settings
         policy = WorkerPolicy(

@@ -43,7 +43,7 @@ def _list(session: Session) -> list[dict[str, Any]]:
 @admin_only
 async def list_companies(request: Request, runtime: Runtime) -> Response:
     """Every company (tenant) on this server."""
-    return json_response({"companies": await runtime.run(_list)})
+    return json_response({"companies": await runtime.read(_list)})
 
 
 @admin_only

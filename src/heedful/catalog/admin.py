@@ -59,7 +59,7 @@ def _encode_cursor(after: int) -> str:
 async def list_products(request: Request, runtime: Runtime) -> Response:
     """A company's ingested products with their variants, oldest first."""
     company_id, limit, after = _company(request), _limit(request), _cursor(request)
-    products, last = await runtime.run(service.products_page, company_id, after, limit)
+    products, last = await runtime.read(service.products_page, company_id, after, limit)
     body: dict[str, Any] = {"products": products, "nextCursor": None}
     if last is not None:
         body["nextCursor"] = _encode_cursor(last)
@@ -71,7 +71,7 @@ async def show_product(request: Request, runtime: Runtime) -> Response:
     """One ingested product, by its catalog id, with its variants."""
     company_id = _company(request)
     product_id = str(request.path_params["productId"])
-    return json_response(await runtime.run(service.product_detail, company_id, product_id))
+    return json_response(await runtime.read(service.product_detail, company_id, product_id))
 
 
 routes = [

@@ -80,14 +80,14 @@ async def post_upload(request: ApiRequest) -> Response:
 @operation("getUploads")
 async def get_uploads(request: ApiRequest) -> Response:
     """The company's uploads, in creation order."""
-    uploads = await request.call(service.list_uploads, request.auth.company_id)
+    uploads = await request.read(service.list_uploads, request.auth.company_id)
     return json_response([upload_view(upload) for upload in uploads])
 
 
 @operation("lookupUpload")
 async def lookup_upload(request: ApiRequest) -> Response:
     """One upload's status, counts and errors."""
-    upload = await request.call(
+    upload = await request.read(
         service.get_upload, request.auth.company_id, str(request.path_params["uploadId"])
     )
     return json_response(upload_view(upload))

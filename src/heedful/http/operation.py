@@ -55,6 +55,12 @@ class PublicRequest:
         """Run `fn(session, ...)` in one transaction, off the event loop."""
         return await self.runtime.run(fn, *args, **kwargs)
 
+    async def read(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run a read-only `fn(session, ...)`; it takes no write lock on SQLite."""
+        return await self.runtime.read(fn, *args, **kwargs)
+
 
 class ApiRequest(PublicRequest):
     def __init__(self, request: Request, runtime: Runtime, auth: AuthContext) -> None:
@@ -141,7 +147,7 @@ async def _authenticate(request: Request, runtime: Runtime, cached: bool = False
         raise Unauthorized("Unauthorized: missing bearer token")
 
     async def lookup() -> AuthContext:
-        return await runtime.run(oauth_service.authenticate, runtime.clock, token)
+        return await runtime.read(oauth_service.authenticate, runtime.clock, token)
 
     if cached:
         return await auth_cache_for(runtime).authenticate(token, lookup)

@@ -25,7 +25,7 @@ async def find_users(request: Request, runtime: Runtime) -> Response:
     )
     company_id = _company(query.get("company"))
     event_limit = _limit("events", query.get("events"), inspection.DEFAULT_EVENTS)
-    users = await runtime.run(inspection.find_users, identifier, company_id, event_limit)
+    users = await runtime.read(inspection.find_users, identifier, company_id, event_limit)
     return json_response({"users": users})
 
 
@@ -37,7 +37,7 @@ async def user_events(request: Request, runtime: Runtime) -> Response:
         raise NotFound(f"No user {raw}")
     limit = _limit("limit", request.query_params.get("limit"), 50)
     kind = request.query_params.get("kind")
-    return json_response(await runtime.run(inspection.user_events, int(raw), limit, kind))
+    return json_response(await runtime.read(inspection.user_events, int(raw), limit, kind))
 
 
 def _company(raw: str | None) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -47,6 +48,34 @@ def applications_named(
 def token_by_hash(session: Session, token_hash: str) -> AccessToken | None:
     # Unscoped by design: the token is what tells us the company.
     return session.scalars(select(AccessToken).where(AccessToken.token_hash == token_hash)).first()
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What authenticating a request needs of a token row, read without the ORM."""
+
+    id: int
+    company_id: int
+    application_id: int
+    token_hash: str
+    scopes: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+_TOKENS = AccessToken.__table__
+_GRANT_COLUMNS = [_TOKENS.c[field.name] for field in fields(TokenGrant)]
+
+
+def token_grant(session: Session, token_hash: str) -> TokenGrant | None:
+    # Unscoped by design: the token is what tells us the company. A Core query: every
+    # request runs it, and loading an ORM object costs three times as much.
+    row = (
+        session.connection()
+        .execute(select(*_GRANT_COLUMNS).where(_TOKENS.c.token_hash == token_hash))
+        .first()
+    )
+    return None if row is None else TokenGrant(*row)
 
 
 def signup_sources(session: Session, company_id: int) -> Sequence[SignUpSource]:

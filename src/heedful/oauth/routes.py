@@ -18,7 +18,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @operation("getMe")
 async def get_me(request: ApiRequest) -> Response:
     """The application and company the bearer token belongs to."""
-    me = await request.call(service.describe_me, request.auth)
+    me = await request.read(service.describe_me, request.auth)
     return json_response(
         GetMeResponseDto(
             applicationName=me.application_name,

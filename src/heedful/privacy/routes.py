@@ -40,7 +40,7 @@ async def add_delete_request(request: ApiRequest) -> Response:
 @operation("getDeleteRequest")
 async def get_delete_request(request: ApiRequest) -> Response:
     """A delete request with masked identifiers and processing times."""
-    found = await request.call(
+    found = await request.read(
         service.get_delete_request, request.auth.company_id, str(request.path_params["id"])
     )
     return json_response(found)

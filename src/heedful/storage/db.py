@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "heedful_read_only"
+SQLITE_POOL_SIZE = 48
 
 
 def normalise_url(url: str) -> str:
@@ -24,13 +26,18 @@ def create_db_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
 
 
 def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # Keep a connection per concurrent thread (the API's thread pool runs up to 40): an
+        # overflow connection is opened, set up and closed on every use, which costs more
+        # than the query it serves.
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=SQLITE_POOL_SIZE,
     )
 
     @event.listens_for(engine, "connect")
@@ -47,7 +54,10 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no lock in WAL mode: a read-only transaction begins deferred, so
+        # lookups (every request's token check) never queue behind writers or each other.
+        readonly = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -59,6 +69,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -68,6 +81,13 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits when the block ends and rolls back if it raises."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction for reading only. On SQLite it takes no write lock (so it must not
+        write: a write in it could fail on a busy database instead of waiting its turn)."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> bool:

@@ -29,7 +29,7 @@ async def add_subscriptions(request: ApiRequest) -> Response:
 async def get_subscriptions(request: ApiRequest) -> Response:
     """Every subscription of the user the phone (TEXT) and/or email (EMAIL) locate."""
     query = request.request.query_params
-    result = await request.call(
+    result = await request.read(
         service.eligibility, request.auth.company_id, query.get("phone"), query.get("email")
     )
     return json_response(result)

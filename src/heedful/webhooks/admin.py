@@ -28,7 +28,7 @@ async def show_webhook(request: Request, runtime: Runtime) -> Response:
     def show(session: Session) -> dict[str, Any]:
         return webhook_view(service.operator_webhook(session, public_id), with_key=True)
 
-    return json_response({"webhook": await runtime.run(show)})
+    return json_response({"webhook": await runtime.read(show)})
 
 
 @admin_only
@@ -52,7 +52,7 @@ async def webhook_deliveries(request: Request, runtime: Runtime) -> Response:
         )
         return [record_view(record) for record in records]
 
-    return json_response({"deliveries": await runtime.run(log)})
+    return json_response({"deliveries": await runtime.read(log)})
 
 
 @admin_only

@@ -58,7 +58,7 @@ def _development(request: ApiRequest) -> bool:
 @operation("getWebhooks")
 async def get_webhooks(request: ApiRequest) -> Response:
     """The company's webhooks (enabled and disabled; deleted ones are gone)."""
-    hooks = await request.call(service.list_webhooks, request.auth.company_id)
+    hooks = await request.read(service.list_webhooks, request.auth.company_id)
     return json_response(GetWebhooksResponseDto(webhooks=[_listed(hook) for hook in hooks]))
 
 

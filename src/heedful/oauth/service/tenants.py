@@ -164,7 +164,7 @@ def issue_api_key(
 
 
 def authenticate(session: Session, clock: Clock, token: str) -> AuthContext:
-    record = repository.token_by_hash(session, hash_secret(token))
+    record = repository.token_grant(session, hash_secret(token))
     if record is None or not secret_matches(token, record.token_hash):
         raise Unauthorized()
     now = clock.now()
