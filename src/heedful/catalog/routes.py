@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import anyio.to_thread
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from heedful.catalog import service
 from heedful.catalog.files import build_store, signing_secret, verify_capability
@@ -25,6 +23,7 @@ from heedful.config import Settings
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from heedful.http.operation import ApiRequest, decode_json, operation
 from heedful.http.responses import json_response
+from heedful.http.routing import COLLECTION_METHODS, SharedPathRoute
 from heedful.runtime import Runtime
 from heedful.storage.models.catalog import CatalogUpload
 
@@ -93,24 +92,13 @@ async def lookup_upload(request: ApiRequest) -> Response:
     return json_response(upload_view(upload))
 
 
-class _OneOfSeveral(Route):
-    """One method of a path that has several operations: a 405 names every method of the
-    path in `Allow` (a plain Route names only its own). Same as the webhooks area's."""
-
-    def __init__(self, path: str, endpoint: Any, *, method: str, allow: list[str]) -> None:
-        super().__init__(path, endpoint, methods=[method])
-        self.allow = allow
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            raise HTTPException(status_code=405, headers={"Allow": ", ".join(self.allow)})
-        await super().handle(scope, receive, send)
-
-
-_COLLECTION = ["GET", "HEAD", "POST"]
 routes = [
-    _OneOfSeveral("/product-catalog/uploads", post_upload, method="POST", allow=_COLLECTION),
-    _OneOfSeveral("/product-catalog/uploads", get_uploads, method="GET", allow=_COLLECTION),
+    SharedPathRoute(
+        "/product-catalog/uploads", post_upload, method="POST", allow=COLLECTION_METHODS
+    ),
+    SharedPathRoute(
+        "/product-catalog/uploads", get_uploads, method="GET", allow=COLLECTION_METHODS
+    ),
     Route("/product-catalog/uploads/{uploadId}", lookup_upload, methods=["GET"]),
 ]
 

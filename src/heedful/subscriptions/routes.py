@@ -7,12 +7,12 @@ from starlette.routing import Route
 
 from heedful.http.operation import ApiRequest, operation
 from heedful.http.responses import json_response
+from heedful.http.routing import COLLECTION_METHODS, SharedPathRoute
 from heedful.subscriptions import service
 from heedful.subscriptions.schemas import (
     AddSubscriptionsRequestDto,
     UnsubscribeSubscriptionsRequestDto,
 )
-from heedful.webhooks.routes import SharedPathRoute
 
 
 @operation("addSubscriptions")
@@ -46,9 +46,8 @@ async def unsubscribe_subscriptions(request: ApiRequest) -> Response:
 
 
 # Two operations share /subscriptions: a 405 there lists both methods in `Allow`.
-COLLECTION = ["GET", "HEAD", "POST"]
 routes = [
-    SharedPathRoute("/subscriptions", add_subscriptions, method="POST", allow=COLLECTION),
-    SharedPathRoute("/subscriptions", get_subscriptions, method="GET", allow=COLLECTION),
+    SharedPathRoute("/subscriptions", add_subscriptions, method="POST", allow=COLLECTION_METHODS),
+    SharedPathRoute("/subscriptions", get_subscriptions, method="GET", allow=COLLECTION_METHODS),
     Route("/subscriptions/unsubscribe", unsubscribe_subscriptions, methods=["POST"]),
 ]

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from heedful.core import ids
 from heedful.http.operation import ApiRequest, operation
 from heedful.http.responses import json_response
+from heedful.http.routing import COLLECTION_METHODS, ITEM_METHODS, SharedPathRoute
 from heedful.storage.models.webhooks import Webhook
 from heedful.webhooks import service
 from heedful.webhooks.schemas import (
@@ -106,25 +102,9 @@ async def delete_webhook(request: ApiRequest) -> Response:
     return Response(status_code=204)
 
 
-class SharedPathRoute(Route):
-    """One method of a path that has several operations: a 405 lists every method of the path
-    in `Allow` (a plain Route would list only its own)."""
-
-    def __init__(self, path: str, endpoint: Any, *, method: str, allow: list[str]) -> None:
-        super().__init__(path, endpoint, methods=[method])
-        self.allow = allow
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            raise HTTPException(status_code=405, headers={"Allow": ", ".join(self.allow)})
-        await super().handle(scope, receive, send)
-
-
-COLLECTION = ["GET", "HEAD", "POST"]
-ITEM = ["PUT", "DELETE"]
 routes = [
-    SharedPathRoute("/webhooks", get_webhooks, method="GET", allow=COLLECTION),
-    SharedPathRoute("/webhooks", create_webhook, method="POST", allow=COLLECTION),
-    SharedPathRoute("/webhooks/{webhookId}", update_webhook, method="PUT", allow=ITEM),
-    SharedPathRoute("/webhooks/{webhookId}", delete_webhook, method="DELETE", allow=ITEM),
+    SharedPathRoute("/webhooks", get_webhooks, method="GET", allow=COLLECTION_METHODS),
+    SharedPathRoute("/webhooks", create_webhook, method="POST", allow=COLLECTION_METHODS),
+    SharedPathRoute("/webhooks/{webhookId}", update_webhook, method="PUT", allow=ITEM_METHODS),
+    SharedPathRoute("/webhooks/{webhookId}", delete_webhook, method="DELETE", allow=ITEM_METHODS),
 ]
