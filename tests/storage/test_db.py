@@ -33,3 +33,13 @@ def test_reads_do_not_wait_for_a_writer(db: Database) -> None:
     finally:
         release.set()
         writer.join()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_works(url: str) -> None:
+    database = Database(url)
+    try:
+        with database.read() as session:
+            assert session.scalar(select(1)) == 1
+    finally:
+        database.dispose()

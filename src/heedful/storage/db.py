@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -30,14 +30,17 @@ def create_db_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
+    pooling: dict[str, Any] = {}
+    if make_url(url).database not in (None, "", ":memory:"):
+        # A file database: keep a connection per concurrent thread (the API's thread pool
+        # runs up to 40); an overflow connection is opened, set up and closed on every use,
+        # which costs more than the query it serves. (In-memory databases use one
+        # connection per thread and take no pool sizes.)
+        pooling = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        # Keep a connection per concurrent thread (the API's thread pool runs up to 40): an
-        # overflow connection is opened, set up and closed on every use, which costs more
-        # than the query it serves.
-        pool_size=SQLITE_POOL_SIZE,
-        max_overflow=SQLITE_POOL_SIZE,
+        **pooling,
     )
 
     @event.listens_for(engine, "connect")
