@@ -15,6 +15,9 @@ class User(Base):
     """A person as one company knows them; need not be a subscriber."""
 
     __tablename__ = "users"
+    # Never reuse a deleted user's id (SQLite would, for the highest one): ids leave heedful
+    # in webhook payloads (`external_id`) and must keep naming one person.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     company_id: Mapped[int] = mapped_column(

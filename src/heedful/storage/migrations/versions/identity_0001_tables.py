@@ -34,6 +34,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_users_company_id"), ["company_id"], unique=False)
