@@ -43,3 +43,33 @@ def test_in_memory_sqlite_works(url: str) -> None:
             assert session.scalar(select(1)) == 1
     finally:
         database.dispose()
+
+
+def test_a_read_inside_a_write_transaction_works(db: Database) -> None:
+    with db.transaction() as outer:
+        outer.execute(select(1))
+        with db.read() as inner:
+            assert inner.scalar(select(1)) == 1
+
+
+def test_a_second_writer_waits_for_the_first_then_proceeds(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite admits one writer at a time")
+    holding = threading.Event()
+
+    def first_writer() -> None:
+        with db.transaction() as session:
+            session.execute(select(1))
+            holding.set()
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=first_writer)
+    thread.start()
+    assert holding.wait(5)
+    started = time.monotonic()
+    with db.transaction() as session:
+        session.execute(select(1))
+    waited = time.monotonic() - started
+    thread.join()
+
+    assert 0.1 < waited < 5

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,6 +67,43 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+class WriterTurn:
+    """SQLite admits one writer at a time and makes the others poll, sleeping up to 100 ms
+    between tries; writers of one process instead queue on this lock (one per database file)
+    and get the database the moment the previous commit ends. Reentrant, so a nested
+    transaction behaves as it would without it; a writer that waits longer than SQLite's
+    busy timeout goes on and lets SQLite decide, as before."""
+
+    _locks: ClassVar[dict[str, threading.RLock]] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, path: str) -> None:
+        with self._guard:
+            self._lock = self._locks.setdefault(os.path.realpath(path), threading.RLock())
+        self._held = threading.local()
+
+    def __enter__(self) -> None:
+        acquired = self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        self._stack().append(acquired)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stack().pop():
+            self._lock.release()
+
+    def _stack(self) -> list[bool]:
+        stack: list[bool] | None = getattr(self._held, "stack", None)
+        if stack is None:
+            stack = self._held.stack = []
+        return stack
+
+
+def _writer_turn(engine: Engine) -> AbstractContextManager[object]:
+    name = engine.url.database
+    if engine.dialect.name != "sqlite" or not name or name == ":memory:":
+        return nullcontext()  # PostgreSQL queues writers itself
+    return WriterTurn(name)
+
+
 class Database:
     """One engine and its session factory; `transaction()` is the unit of work."""
 
@@ -75,6 +114,7 @@ class Database:
         self._read_sessions = sessionmaker(
             self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
         )
+        self._writer_turn = _writer_turn(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -83,7 +123,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits when the block ends and rolls back if it raises."""
-        with self._sessions() as session, session.begin():
+        with self._writer_turn, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager

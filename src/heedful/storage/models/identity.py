@@ -17,7 +17,7 @@ class User(Base):
     __tablename__ = "users"
     # Never reuse a deleted user's id (SQLite would, for the highest one): ids leave heedful
     # in webhook payloads (`external_id`) and must keep naming one person.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     company_id: Mapped[int] = mapped_column(
