@@ -9,7 +9,6 @@ has the subject's very phone and email. `SEEDERS` say which table each step fill
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,9 +26,9 @@ from heedful.jobs.queue import enqueue
 from heedful.runtime import Runtime
 from heedful.storage.models import Base
 from heedful.webhooks import service as webhooks
-from heedful.webhooks.dispatcher import DeliveryPolicy, Dispatcher
+from heedful.webhooks.dispatcher import Dispatcher
 from tests.factories import Tenant
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Receiver, make_dispatcher
 
 SUBJECT_PHONE = "+13115552368"
 SUBJECT_EMAIL = "subject.person@example.com"
@@ -67,17 +66,7 @@ class World:
 
 
 def dispatcher(runtime: Runtime) -> Dispatcher:
-    policy = DeliveryPolicy(
-        timeout=2.0,
-        retry_base=10.0,
-        retry_factor=2.0,
-        retry_cap=600.0,
-        retry_window=3600.0,
-        disable_after_failures=1000,
-        disable_after_seconds=0.0,
-        development=True,
-    )
-    return Dispatcher(runtime.db, runtime.clock, policy, rng=random.Random(7))
+    return make_dispatcher(runtime)
 
 
 async def post(client: httpx.AsyncClient, tenant: Tenant, path: str, body: Any) -> None:

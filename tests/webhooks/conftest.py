@@ -9,17 +9,13 @@ import pytest
 
 from heedful.runtime import Runtime
 from heedful.webhooks.dispatcher import DeliveryPolicy, Dispatcher
-from tests.webhooks.receiver import Receiver, ReceiverServer
+from tests.webhooks.receiver import Receiver, running_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ReceiverServer(Receiver())
-    server.start()
-    try:
-        yield server.receiver
-    finally:
-        server.stop()
+    with running_receiver() as running:
+        yield running
 
 
 @pytest.fixture

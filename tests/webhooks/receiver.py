@@ -10,15 +10,21 @@ import asyncio
 import hashlib
 import hmac
 import json
+import random
 import socket
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
+
+from heedful.runtime import Runtime
+from heedful.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 
 
 @dataclass(frozen=True)
@@ -134,3 +140,32 @@ class ReceiverServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+def fast_policy(timeout: float = 2.0) -> DeliveryPolicy:
+    """Development mode (loopback allowed), retries 10 s, 20 s, 40 s, ... within a one-hour
+    window, no auto-disable: the delivery schedule other areas' tests run webhooks with."""
+    return DeliveryPolicy(
+        timeout=timeout,
+        retry_base=10.0,
+        retry_factor=2.0,
+        retry_cap=600.0,
+        retry_window=3600.0,
+        disable_after_failures=1000,
+        disable_after_seconds=0.0,
+        development=True,
+    )
+
+
+def make_dispatcher(runtime: Runtime) -> Dispatcher:
+    return Dispatcher(runtime.db, runtime.clock, fast_policy(), rng=random.Random(7))
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    server = ReceiverServer(Receiver())
+    server.start()
+    try:
+        yield server.receiver
+    finally:
+        server.stop()
