@@ -69,7 +69,7 @@ class GroupCommitWriter:
         self._queue: deque[_Write] = deque()
         self._ready = threading.Condition(threading.Lock())
         self._running = False
-        self._turn = WriterTurn.for_database(db)
+        self._turn = ProcessTurn.for_database(db)
         self.batches = 0
         self.writes = 0
 
@@ -146,7 +146,7 @@ class GroupCommitWriter:
         return outcomes
 
 
-class WriterTurn:
+class ProcessTurn:
     """SQLite: the writers of several processes take turns through an advisory file lock.
 
     SQLite lets one writer in at a time and makes the others poll (sleeping up to 100 ms
@@ -158,7 +158,7 @@ class WriterTurn:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
 
     @classmethod
-    def for_database(cls, db: Database) -> WriterTurn:
+    def for_database(cls, db: Database) -> ProcessTurn:
         name = db.engine.url.database
         if db.dialect != "sqlite" or not name or name == ":memory:" or fcntl is None:
             return cls(None)

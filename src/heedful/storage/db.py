@@ -72,7 +72,8 @@ class WriterTurn:
     between tries; writers of one process instead queue on this lock (one per database file)
     and get the database the moment the previous commit ends. Reentrant, so a nested
     transaction behaves as it would without it; a writer that waits longer than SQLite's
-    busy timeout goes on and lets SQLite decide, as before."""
+    busy timeout goes on and lets SQLite decide, as before. (Across processes, the ingestion
+    writers take turns through a file lock: heedful.events.writer.ProcessTurn.)"""
 
     _locks: ClassVar[dict[str, threading.RLock]] = {}
     _guard = threading.Lock()
