@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Concatenate, ParamSpec, TypeVar
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from heedful.catalog import tasks as catalog_tasks
 from heedful.config import Settings
 from heedful.core.clock import Clock, SystemClock
+from heedful.events.writer import GroupCommitWriter
+from heedful.http.authcache import AuthCache
 from heedful.http.ratelimit import RateLimiter
 from heedful.jobs.registry import JobRegistry
 from heedful.jobs.worker import Worker, WorkerPolicy
@@ -63,6 +66,16 @@ class Runtime:
                 return fn(session, *args, **kwargs)
 
         return await anyio.to_thread.run_sync(in_read_transaction)
+
+    @functools.cached_property
+    def writer(self) -> GroupCommitWriter:
+        """The group-commit writer of this process (ingestion shares its transactions)."""
+        return GroupCommitWriter(self.db, self.clock)
+
+    @functools.cached_property
+    def auth_cache(self) -> AuthCache:
+        """Brief token-lookup reuse for the high-rate operations (see http.authcache)."""
+        return AuthCache(self.settings.auth_cache_seconds)
 
     def worker(self) -> Worker:
         settings = self.settings

@@ -7,7 +7,6 @@ from starlette.routing import Route
 
 from heedful.attributes import service
 from heedful.attributes.schemas import CustomAttributesRequest
-from heedful.events.writer import writer_for
 from heedful.http.operation import ApiRequest, operation
 from heedful.http.responses import json_response
 
@@ -17,7 +16,7 @@ async def custom_attributes(request: ApiRequest) -> Response:
     """Upsert attributes onto a user's profile."""
     body = await request.decode(CustomAttributesRequest)
     write = service.attribute_write(request.auth.company_id, body)
-    await writer_for(request.runtime).submit(service.set_batch, write)
+    await request.runtime.writer.submit(service.set_batch, write)
     return json_response({})
 
 

@@ -12,7 +12,6 @@ from heedful.events.schemas import (
     ProductViewRequest,
     PurchaseRequest,
 )
-from heedful.events.writer import writer_for
 from heedful.http.operation import ApiRequest, operation
 from heedful.http.responses import json_response
 
@@ -21,7 +20,7 @@ async def _ecommerce(request: ApiRequest, kind: str, model: type[ProductViewRequ
     received_at = request.runtime.clock.now()
     body = await request.decode(model)
     event = service.ecommerce_event(request.auth.company_id, kind, body, received_at)
-    await writer_for(request.runtime).submit(service.record_batch, event)
+    await request.runtime.writer.submit(service.record_batch, event)
     return json_response({})
 
 
@@ -49,7 +48,7 @@ async def custom_event(request: ApiRequest) -> Response:
     received_at = request.runtime.clock.now()
     body = await request.decode(CustomEventsRequest)
     event = service.custom_event(request.auth.company_id, body, received_at)
-    await writer_for(request.runtime).submit(service.record_batch, event)
+    await request.runtime.writer.submit(service.record_batch, event)
     return json_response({})
 
 

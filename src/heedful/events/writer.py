@@ -22,7 +22,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ except ImportError:  # not on Windows: SQLite's own locking still applies
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from heedful.runtime import Runtime
+    pass
 
 log = logging.getLogger("heedful.ingest")
 P = TypeVar("P")
@@ -203,21 +202,3 @@ def _resolve(pairs: list[tuple[asyncio.Future[Any], Any]]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
-
-
-_writers: dict[int, GroupCommitWriter] = {}
-_writers_lock = threading.Lock()
-
-
-def writer_for(runtime: Runtime) -> GroupCommitWriter:
-    """The one writer of `runtime` (made on first use, dropped with the runtime)."""
-    key = id(runtime)
-    writer = _writers.get(key)
-    if writer is None:
-        with _writers_lock:
-            writer = _writers.get(key)
-            if writer is None:
-                writer = GroupCommitWriter(runtime.db, runtime.clock)
-                _writers[key] = writer
-                weakref.finalize(runtime, _writers.pop, key, None)
-    return writer

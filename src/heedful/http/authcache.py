@@ -10,9 +10,7 @@ every request. Failed lookups are never cached. Set the setting to 0 to turn the
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -20,7 +18,7 @@ from heedful.core.crypto import hash_secret
 from heedful.oauth.service import AuthContext
 
 if TYPE_CHECKING:
-    from heedful.runtime import Runtime
+    pass
 
 MAX_ENTRIES = 10_000
 
@@ -47,21 +45,3 @@ class AuthCache:
             self._entries.clear()
         self._entries[key] = (auth, now + self.ttl)
         return auth
-
-
-_caches: dict[int, AuthCache] = {}
-_lock = threading.Lock()
-
-
-def auth_cache_for(runtime: Runtime) -> AuthCache:
-    """The one cache of `runtime` (made on first use, dropped with the runtime)."""
-    key = id(runtime)
-    cache = _caches.get(key)
-    if cache is None:
-        with _lock:
-            cache = _caches.get(key)
-            if cache is None:
-                cache = AuthCache(runtime.settings.auth_cache_seconds)
-                _caches[key] = cache
-                weakref.finalize(runtime, _caches.pop, key, None)
-    return cache

@@ -19,7 +19,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
-from heedful.http.authcache import auth_cache_for
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
 from heedful.oauth.service import AuthContext
@@ -150,7 +149,7 @@ async def _authenticate(request: Request, runtime: Runtime, cached: bool = False
         return await runtime.read(oauth_service.authenticate, runtime.clock, token)
 
     if cached:
-        return await auth_cache_for(runtime).authenticate(token, lookup)
+        return await runtime.auth_cache.authenticate(token, lookup)
     return await lookup()
 
 
