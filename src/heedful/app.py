@@ -20,6 +20,7 @@ from heedful.catalog.routes import upload_routes as catalog_upload_routes
 from heedful.config import Settings
 from heedful.errors import HeedfulError
 from heedful.events.routes import routes as events_routes
+from heedful.http.ingestion import IngestionLane
 from heedful.http.middleware import ObservedRequests
 from heedful.http.responses import error_response, heedful_error_response
 from heedful.identity.routes import routes as identity_routes
@@ -73,7 +74,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
-    return ObservedRequests(app, metrics)
+    return ObservedRequests(IngestionLane(app, {"/v1": API_ROUTES}), metrics)
 
 
 def _lifespan(

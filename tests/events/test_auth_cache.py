@@ -16,49 +16,88 @@ CONTEXT = AuthContext(1, 2, 3, frozenset({"events:write"}))
 EVENT = {"type": "t", "user": {"phone": "+13115552368"}}
 
 
-async def test_a_lookup_is_reused_within_the_ttl_and_repeated_after_it() -> None:
-    cache = AuthCache(ttl=0.2)
-    calls = 0
+class Lookups:
+    """A lookup that counts its calls, optionally slow or failing."""
 
-    async def lookup() -> AuthContext:
-        nonlocal calls
-        calls += 1
+    def __init__(self, delay: float = 0, fails: bool = False) -> None:
+        self.calls = 0
+        self.delay = delay
+        self.fails = fails
+
+    async def __call__(self) -> AuthContext:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.fails:
+            raise RuntimeError("unknown token")
         return CONTEXT
 
+
+async def test_a_lookup_is_reused_within_the_ttl_and_repeated_after_it() -> None:
+    cache = AuthCache(ttl=0.2)
+    lookup = Lookups()
     assert await cache.authenticate("tok", lookup) is CONTEXT
     assert await cache.authenticate("tok", lookup) is CONTEXT
-    assert calls == 1
+    assert lookup.calls == 1
     await asyncio.sleep(0.25)
     await cache.authenticate("tok", lookup)
     await cache.authenticate("other", lookup)
-    assert calls == 3
+    assert lookup.calls == 3
+
+
+async def test_concurrent_misses_share_one_lookup() -> None:
+    cache = AuthCache(ttl=10)
+    lookup = Lookups(delay=0.05)
+    results = await asyncio.gather(*(cache.authenticate("tok", lookup) for _ in range(50)))
+    assert results == [CONTEXT] * 50
+    assert lookup.calls == 1
+
+
+async def test_a_caller_going_away_does_not_cancel_the_shared_lookup() -> None:
+    cache = AuthCache(ttl=10)
+    lookup = Lookups(delay=0.05)
+    first = asyncio.ensure_future(cache.authenticate("tok", lookup))
+    second = asyncio.ensure_future(cache.authenticate("tok", lookup))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert await second is CONTEXT
+    assert lookup.calls == 1
 
 
 async def test_failed_lookups_are_not_cached_and_ttl_zero_turns_it_off() -> None:
-    calls = 0
-
-    async def failing() -> AuthContext:
-        nonlocal calls
-        calls += 1
-        raise RuntimeError("unknown token")
-
     cache = AuthCache(ttl=10)
+    failing = Lookups(fails=True)
     for _ in range(2):
         with pytest.raises(RuntimeError):
             await cache.authenticate("tok", failing)
-    assert calls == 2
+    assert failing.calls == 2
 
     off = AuthCache(ttl=0)
-    calls = 0
+    lookup = Lookups()
+    await off.authenticate("tok", lookup)
+    await off.authenticate("tok", lookup)
+    assert lookup.calls == 2
 
-    async def ok() -> AuthContext:
-        nonlocal calls
-        calls += 1
-        return CONTEXT
 
-    await off.authenticate("tok", ok)
-    await off.authenticate("tok", ok)
-    assert calls == 2
+async def test_the_cache_keeps_hashes_not_tokens_and_stays_bounded() -> None:
+    cache = AuthCache(ttl=10, max_entries=2)
+    lookup = Lookups()
+    tokens = [f"hdf_secret_token_{n}" for n in range(3)]
+    for token in tokens:
+        await cache.authenticate(token, lookup)
+    assert "hdf_secret_token" not in repr(vars(cache))
+    await cache.authenticate(tokens[2], lookup)
+    assert lookup.calls == 3
+    await cache.authenticate(tokens[0], lookup)  # cleared when full
+    assert lookup.calls == 4
+
+
+async def test_an_unknown_token_is_refused_every_time_not_cached(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = {"Authorization": "Bearer hdf_unknown_" + "y" * 30}
+    for _ in range(2):
+        response = await client.post("/v1/events/custom", json=EVENT, headers=headers)
+        assert response.status_code == 401
 
 
 async def test_revocation_reaches_ingestion_within_the_ttl_and_other_operations_at_once(

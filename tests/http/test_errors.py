@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from heedful.app import create_app
 from heedful.config import Settings
+from heedful.ops.coverage import app_routes
 from heedful.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 
@@ -112,7 +113,7 @@ async def test_unhandled_exception_is_500_without_traceback(
         raise RuntimeError("secret internals")
 
     app = create_app(runtime.settings, runtime)
-    app.app.router.routes.append(Route("/boom", boom))  # type: ignore[attr-defined]
+    app_routes(app).append(Route("/boom", boom))
     caplog.set_level(logging.INFO, logger="heedful")
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

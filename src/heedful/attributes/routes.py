@@ -1,23 +1,22 @@
-"""HTTP routes of the custom attributes area."""
+"""HTTP routes of the custom attributes area (an ingestion operation: heedful.http.ingestion)."""
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from datetime import datetime
+
 from starlette.routing import Route
 
 from heedful.attributes import service
 from heedful.attributes.schemas import CustomAttributesRequest
-from heedful.http.operation import ApiRequest, operation
-from heedful.http.responses import json_response
+from heedful.http.ingestion import PendingWrite, ingestion
 
 
-@operation("postCustomAttributes", auth_cache=True)
-async def custom_attributes(request: ApiRequest) -> Response:
+@ingestion("postCustomAttributes", CustomAttributesRequest)
+def custom_attributes(
+    company_id: int, body: CustomAttributesRequest, received_at: datetime
+) -> PendingWrite:
     """Upsert attributes onto a user's profile."""
-    body = await request.decode(CustomAttributesRequest)
-    write = service.attribute_write(request.auth.company_id, body)
-    await request.runtime.writer.submit(service.set_batch, write)
-    return json_response({})
+    return PendingWrite(service.set_batch, service.attribute_write(company_id, body))
 
 
 routes = [Route("/attributes/custom", custom_attributes, methods=["POST"])]

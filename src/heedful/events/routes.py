@@ -1,8 +1,13 @@
-"""HTTP routes of the events area: validate, hand to the group-commit writer, answer `{}`."""
+"""HTTP routes of the events area: validate, hand to the group-commit writer, answer `{}`.
+
+Ingestion operations (see heedful.http.ingestion): each function turns a decoded body into the
+write to commit; the endpoint answers once the write's batch has committed.
+"""
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from datetime import datetime
+
 from starlette.routing import Route
 
 from heedful.events import service
@@ -12,44 +17,38 @@ from heedful.events.schemas import (
     ProductViewRequest,
     PurchaseRequest,
 )
-from heedful.http.operation import ApiRequest, operation
-from heedful.http.responses import json_response
+from heedful.http.ingestion import PendingWrite, ingestion
 
 
-async def _ecommerce(request: ApiRequest, kind: str, model: type[ProductViewRequest]) -> Response:
-    received_at = request.runtime.clock.now()
-    body = await request.decode(model)
-    event = service.ecommerce_event(request.auth.company_id, kind, body, received_at)
-    await request.runtime.writer.submit(service.record_batch, event)
-    return json_response({})
+def _ecommerce(
+    kind: str, company_id: int, body: ProductViewRequest, received_at: datetime
+) -> PendingWrite:
+    event = service.ecommerce_event(company_id, kind, body, received_at)
+    return PendingWrite(service.record_batch, event)
 
 
-@operation("postProductViewEvents", auth_cache=True)
-async def product_view(request: ApiRequest) -> Response:
+@ingestion("postProductViewEvents", ProductViewRequest)
+def product_view(company_id: int, body: ProductViewRequest, received_at: datetime) -> PendingWrite:
     """A user viewed products."""
-    return await _ecommerce(request, service.PRODUCT_VIEW, ProductViewRequest)
+    return _ecommerce(service.PRODUCT_VIEW, company_id, body, received_at)
 
 
-@operation("postAddToCartEvents", auth_cache=True)
-async def add_to_cart(request: ApiRequest) -> Response:
+@ingestion("postAddToCartEvents", AddToCartRequest)
+def add_to_cart(company_id: int, body: AddToCartRequest, received_at: datetime) -> PendingWrite:
     """A user added products to their cart."""
-    return await _ecommerce(request, service.ADD_TO_CART, AddToCartRequest)
+    return _ecommerce(service.ADD_TO_CART, company_id, body, received_at)
 
 
-@operation("postPurchaseEvents", auth_cache=True)
-async def purchase(request: ApiRequest) -> Response:
+@ingestion("postPurchaseEvents", PurchaseRequest)
+def purchase(company_id: int, body: PurchaseRequest, received_at: datetime) -> PendingWrite:
     """A user bought products."""
-    return await _ecommerce(request, service.PURCHASE, PurchaseRequest)
+    return _ecommerce(service.PURCHASE, company_id, body, received_at)
 
 
-@operation("postCustomEvents", auth_cache=True)
-async def custom_event(request: ApiRequest) -> Response:
+@ingestion("postCustomEvents", CustomEventsRequest)
+def custom_event(company_id: int, body: CustomEventsRequest, received_at: datetime) -> PendingWrite:
     """Any event a client defines; a repeated externalEventId is stored once."""
-    received_at = request.runtime.clock.now()
-    body = await request.decode(CustomEventsRequest)
-    event = service.custom_event(request.auth.company_id, body, received_at)
-    await request.runtime.writer.submit(service.record_batch, event)
-    return json_response({})
+    return PendingWrite(service.record_batch, service.custom_event(company_id, body, received_at))
 
 
 routes = [

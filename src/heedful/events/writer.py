@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -38,9 +38,6 @@ try:
     import fcntl
 except ImportError:  # not on Windows: SQLite's own locking still applies
     fcntl = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("heedful.ingest")
 P = TypeVar("P")

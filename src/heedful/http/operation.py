@@ -73,16 +73,12 @@ PublicHandler = Callable[[PublicRequest], Awaitable[Response]]
 CallerKey = Callable[[Request, bytes], str | None]
 
 
-def operation(
-    operation_id: str, *, auth_cache: bool = False
-) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """`auth_cache=True`: reuse token lookups briefly (high-rate operations; see http.authcache)."""
-
+def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             request.state.operation_id = operation_id
             runtime: Runtime = request.app.state.runtime
-            auth = await _authenticate(request, runtime, auth_cache)
+            auth = await _authenticate(request, runtime)
             request.state.company_id = auth.company_id
             allowance = runtime.limiter.hit(auth.token_id, operation_id)
             if allowance is not None:
@@ -140,17 +136,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def _authenticate(request: Request, runtime: Runtime, cached: bool = False) -> AuthContext:
+async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Unauthorized: missing bearer token")
-
-    async def lookup() -> AuthContext:
-        return await runtime.read(oauth_service.authenticate, runtime.clock, token)
-
-    if cached:
-        return await runtime.auth_cache.authenticate(token, lookup)
-    return await lookup()
+    return await runtime.read(oauth_service.authenticate, runtime.clock, token)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

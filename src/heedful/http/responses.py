@@ -28,11 +28,17 @@ def error_response(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
     """`{"error": {"id", "message"}}`; the id also goes into this request's log line."""
-    error_id = new_error_id()
+    error_id, body = error_body(message)
     request.state.error_id = error_id
     request.state.error_message = message
     merged = {**getattr(request.state, "ratelimit_headers", {}), **(headers or {})}
-    return json_response({"error": {"id": error_id, "message": message}}, status, merged)
+    return Response(body, status, headers=merged, media_type="application/json")
+
+
+def error_body(message: str) -> tuple[int, bytes]:
+    """A new error id and the one error body that carries it."""
+    error_id = new_error_id()
+    return error_id, _encoder.encode({"error": {"id": error_id, "message": message}})
 
 
 def heedful_error_response(request: Request, exc: HeedfulError) -> Response:

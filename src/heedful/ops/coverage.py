@@ -79,8 +79,11 @@ def current_implemented() -> set[str]:
 
 
 def app_routes(app: object) -> list[BaseRoute]:
-    """The routes of what `create_app` returns (a Starlette app inside the observing middleware)."""
-    inner = getattr(app, "app", app)
+    """The routes of what `create_app` returns (a Starlette app inside the observing middleware
+    and the ingestion lane, each of which keeps the layer it wraps as `.app`)."""
+    inner = app
+    while not isinstance(inner, Starlette) and hasattr(inner, "app"):
+        inner = inner.app
     if not isinstance(inner, Starlette):
         raise TypeError(f"expected a Starlette application, got {type(inner).__name__}")
     return inner.routes
