@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+import msgspec
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from heedful.storage.models.events import Event
+
+_json = msgspec.json.Encoder()
 
 
 def stored_external_ids(session: Session, company_id: int, candidates: Iterable[str]) -> set[str]:
@@ -22,17 +25,69 @@ def stored_external_ids(session: Session, company_id: int, candidates: Iterable[
     return {value for value in session.scalars(stmt) if value is not None}
 
 
-def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """One multi-row insert; a row whose externalEventId is already stored is skipped."""
+# The columns a new event is written with, in the order `insert_events` expects its rows.
+INSERT_COLUMNS = (
+    "company_id",
+    "user_id",
+    "kind",
+    "type",
+    "properties",
+    "items",
+    "external_event_id",
+    "occurred_at",
+    "received_at",
+    "journey_eligible",
+)
+_JSON_COLUMNS = {"properties", "items"}
+
+
+def _insert_sql(dialect: str) -> str:
+    if dialect == "postgresql":
+        values = ", ".join(
+            "CAST(%s AS json)" if column in _JSON_COLUMNS else "%s" for column in INSERT_COLUMNS
+        )
+    else:
+        values = ", ".join("?" for _ in INSERT_COLUMNS)
+    return (
+        f"INSERT INTO events ({', '.join(INSERT_COLUMNS)}) VALUES ({values}) ON CONFLICT DO NOTHING"
+    )
+
+
+_INSERT_SQL = {dialect: _insert_sql(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One executemany of rows already in the driver's terms (see `database_row`); a row
+    whose externalEventId is already stored is skipped.
+
+    Straight to the driver: at ingestion rates, SQLAlchemy's per-row bind processing (JSON,
+    datetimes) cost more than SQLite's own work for the insert."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # The table, not the mapped class: a Core executemany skips the ORM's bulk bookkeeping,
-    # which costs more than the insert itself at ingestion rates.
-    table = Event.__table__
-    assert isinstance(table, Table)
-    session.execute(insert(table).on_conflict_do_nothing(), list(rows))
+    connection = session.connection()
+    connection.exec_driver_sql(_INSERT_SQL[connection.dialect.name], list(rows))
+
+
+def database_row(dialect: str, values: dict[str, Any]) -> tuple[Any, ...]:
+    """`values` (one per INSERT_COLUMNS) as the driver stores them, the way SQLAlchemy's
+    column types would: JSON as text, and on SQLite datetimes as naive UTC text and
+    booleans as integers."""
+    row = []
+    for column in INSERT_COLUMNS:
+        value = values[column]
+        if column in _JSON_COLUMNS:
+            value = _json.encode(value).decode()
+        elif dialect == "sqlite" and isinstance(value, datetime):
+            value = sqlite_datetime(value)
+        elif dialect == "sqlite" and isinstance(value, bool):
+            value = int(value)
+        row.append(value)
+    return tuple(row)
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores (naive UTC, always with microseconds)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def latest_for_user(

@@ -102,8 +102,9 @@ def record_batch(session: Session, clock: Clock, events: Sequence[NewEvent]) -> 
     users = _resolve_users(
         session, clock, [e for e, new in zip(events, outcomes, strict=True) if new]
     )
+    dialect = session.get_bind().dialect.name
     rows = [
-        _row(event, users[(event.company_id, event.identifiers)])
+        repository.database_row(dialect, _row(event, users[(event.company_id, event.identifiers)]))
         for event, new in zip(events, outcomes, strict=True)
         if new
     ]

@@ -2,33 +2,100 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import functools
 import logging
 import sys
+import threading
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
+
+import msgspec
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# msgspec writes a line several times faster than json.dumps; anything it cannot encode
+# (an exception, a path) is written as its str(), as json.dumps(default=str) would.
+_encoder = msgspec.json.Encoder(enc_hook=str)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                line[key] = value
+        line.update(
+            {key: value for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS}
+        )
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _encoder.encode(line).decode()
+
+
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _timestamp(created: float) -> str:
+    """ISO 8601 in UTC to the millisecond; the part up to the second is formatted once a
+    second, not once a line (the access log writes thousands of lines a second)."""
+    seconds = int(created)
+    return f"{_second(seconds)}.{int((created - seconds) * 1000):03d}+00:00"
+
+
+class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes lines as they come but flushes them in batches: at most `interval` seconds
+    after a line was written (a background thread sees to it), at once for warnings and
+    errors, and at exit (logging's own shutdown flushes every handler). A flush is a
+    system call; one per access-log line cost more than formatting the line."""
+
+    def __init__(self, stream: TextIO, interval: float = 0.2) -> None:
+        super().__init__(stream)
+        self.interval = interval
+        self._pending = threading.Event()
+        threading.Thread(target=self._flush_pending, name="heedful-log", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(line)
+            if record.levelno >= logging.WARNING:
+                self.flush()
+            else:
+                self._pending.set()
+        except Exception:
+            self.handleError(record)
+
+    def _flush_pending(self) -> None:
+        while True:
+            self._pending.wait()
+            time.sleep(self.interval)
+            self._pending.clear()
+            with contextlib.suppress(OSError, ValueError):  # the stream was closed meanwhile
+                self.flush()
+
+
+def _block_buffered(stream: TextIO) -> TextIO:
+    """The same file as `stream`, block-buffered: stderr is line-buffered, which would make
+    every line a system call of its own whatever the handler does."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured in tests)
+        return stream
+    return open(
+        fd, "w", buffering=1 << 16, encoding="utf-8", errors="backslashreplace", closefd=False
+    )
 
 
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    # The JSON lines carry no thread or process names; a LogRecord would look each one up.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    handler = BatchedStreamHandler(_block_buffered(sys.stderr))
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("heedful")
     root.handlers[:] = [handler]

@@ -64,7 +64,14 @@ class ObservedRequests:
         for key in ("error_id", "error_message", "company_id"):
             if key in state:
                 fields[key] = state[key]
-        log.info("request", extra=fields)
+        if log.isEnabledFor(logging.INFO):
+            # Built directly rather than by log.info(), which also walks the stack to find the
+            # caller's file and line: the same line every time, at a cost per request.
+            log.handle(
+                log.makeRecord(
+                    log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+                )
+            )
 
 
 class RequestIds:

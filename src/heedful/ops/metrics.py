@@ -45,10 +45,17 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(JobStateCollector(job_counts))
+        # The labelled children, kept: looking them up by label costs more than counting.
+        self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
-        self.requests.labels(operation, str(status)).inc()
-        self.latency.labels(operation, str(status)).observe(seconds)
+        series = self._series.get((operation, status))
+        if series is None:
+            labels = (operation, str(status))
+            series = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._series[(operation, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
