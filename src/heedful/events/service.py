@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 from msgspec import UnsetType
@@ -26,9 +25,9 @@ T = TypeVar("T")
 JOURNEY_WINDOW = timedelta(hours=12)
 
 
-@dataclass(frozen=True)
-class NewEvent:
-    """A validated event, ready to be written."""
+class NewEvent(NamedTuple):
+    """A validated event, ready to be written (a named tuple: several per millisecond are
+    made, and a frozen dataclass costs several times as much to build)."""
 
     company_id: int
     kind: str
@@ -152,19 +151,20 @@ def _resolve_users(
     return resolved
 
 
-def _row(event: NewEvent, user_id: int) -> dict[str, Any]:
-    return {
-        "company_id": event.company_id,
-        "user_id": user_id,
-        "kind": event.kind,
-        "type": event.type,
-        "properties": event.properties,
-        "items": event.items,
-        "external_event_id": event.external_event_id,
-        "occurred_at": event.occurred_at,
-        "received_at": event.received_at,
-        "journey_eligible": event.journey_eligible,
-    }
+def _row(event: NewEvent, user_id: int) -> tuple[Any, ...]:
+    """The event's values in `repository.INSERT_COLUMNS` order."""
+    return (
+        event.company_id,
+        user_id,
+        event.kind,
+        event.type,
+        event.properties,
+        event.items,
+        event.external_event_id,
+        event.occurred_at,
+        event.received_at,
+        event.journey_eligible,
+    )
 
 
 def latest_events(

@@ -6,12 +6,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from heedful.identity.identifiers import Identifier
 from heedful.storage.models import Base
 from heedful.storage.models.identity import User, UserIdentifier, UserMerge
+
+# Text, not a select() built per call: every ingestion batch resolves its users, and building
+# and cache-keying the ORM statement cost more than SQLite's lookup.
+_OWNERS = text(
+    f"SELECT kind, value, name, user_id FROM {UserIdentifier.__tablename__} "
+    "WHERE company_id = :company_id AND value IN :values"
+).bindparams(bindparam("values", expanding=True))
 
 
 def owners(
@@ -21,14 +28,10 @@ def owners(
     wanted = set(identifiers)
     if not wanted:
         return {}
-    stmt = select(
-        UserIdentifier.kind, UserIdentifier.value, UserIdentifier.name, UserIdentifier.user_id
-    ).where(
-        UserIdentifier.company_id == company_id,
-        UserIdentifier.value.in_(sorted({item.value for item in wanted})),
-    )
+    values = sorted({item.value for item in wanted})
     found: dict[Identifier, int] = {}
-    for kind, value, name, user_id in session.execute(stmt):
+    rows = session.execute(_OWNERS, {"company_id": company_id, "values": values})
+    for kind, value, name, user_id in rows:
         key = Identifier(kind, value, name)
         if key in wanted:
             found[key] = user_id

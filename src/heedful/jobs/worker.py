@@ -94,14 +94,19 @@ class Worker:
 
     def _claim(self) -> list[Job]:
         now = self.clock.now()
+        claimable = or_(
+            and_(Job.state == QUEUED, Job.run_at <= now),
+            and_(Job.state == RUNNING, Job.locked_until < now),
+        )
+        # Look before claiming: the look takes no write lock on SQLite, and an idle worker
+        # that claimed (a write transaction) every poll would make every other writer of the
+        # database, ingestion included, wait its turn behind it.
+        with self.db.read() as session:
+            if session.execute(select(Job.id).where(claimable).limit(1)).first() is None:
+                return []
         due = (
             select(Job.id)
-            .where(
-                or_(
-                    and_(Job.state == QUEUED, Job.run_at <= now),
-                    and_(Job.state == RUNNING, Job.locked_until < now),
-                )
-            )
+            .where(claimable)
             .order_by(Job.run_at, Job.id)
             .limit(self.policy.batch_size)
             .with_for_update(skip_locked=True)

@@ -285,14 +285,18 @@ class Dispatcher:
 
     def _claim(self, limit: int) -> list[Outgoing]:
         now = self.clock.now()
+        claimable = or_(
+            and_(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now),
+            and_(WebhookDelivery.state == SENDING, WebhookDelivery.locked_until < now),
+        )
+        # Look before claiming (no write lock on SQLite): see jobs.worker's _claim.
+        with self.db.read() as session:
+            found = session.execute(select(WebhookDelivery.id).where(claimable).limit(1))
+            if found.first() is None:
+                return []
         due = (
             select(WebhookDelivery.id)
-            .where(
-                or_(
-                    and_(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now),
-                    and_(WebhookDelivery.state == SENDING, WebhookDelivery.locked_until < now),
-                )
-            )
+            .where(claimable)
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
