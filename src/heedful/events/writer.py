@@ -24,8 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -49,8 +48,7 @@ IDLE_EXIT_SECONDS = 5.0
 BATCH_ATTEMPTS = 3
 
 
-@dataclass
-class _Write:
+class _Write(NamedTuple):
     fn: BatchFn
     payload: Any
     future: asyncio.Future[Any]
@@ -65,6 +63,7 @@ class GroupCommitWriter:
         self._queue: deque[_Write] = deque()
         self._ready = threading.Condition(threading.Lock())
         self._running = False
+        self._waiting = False  # the thread waits for writes: a new one must wake it
         self._turn = ProcessTurn.for_database(db)
         self.batches = 0
         self.writes = 0
@@ -77,9 +76,9 @@ class GroupCommitWriter:
         future: asyncio.Future[Any] = loop.create_future()
         with self._ready:
             self._queue.append(_Write(fn, payload, future, loop))
-            if self._running:
+            if self._waiting:
                 self._ready.notify()
-            else:
+            elif not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="heedful-ingest", daemon=True).start()
         result: R = await future
@@ -89,7 +88,10 @@ class GroupCommitWriter:
         while True:
             with self._ready:
                 while not self._queue:
-                    if not self._ready.wait(timeout=IDLE_EXIT_SECONDS) and not self._queue:
+                    self._waiting = True
+                    woken = self._ready.wait(timeout=IDLE_EXIT_SECONDS)
+                    self._waiting = False
+                    if not woken and not self._queue:
                         # Idle: the thread ends; the next submit starts another.
                         self._running = False
                         return

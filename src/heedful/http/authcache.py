@@ -38,10 +38,10 @@ class AuthCache:
         """
         if self.ttl <= 0:
             return await lookup()
-        key = hash_secret(token)  # the token itself is not kept
-        hit = self._entries.get(key)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        hit = self.fresh(token)
+        if hit is not None:
+            return hit
+        key = hash_secret(token)
         task = self._lookups.get(key)
         if task is None:
             task = asyncio.ensure_future(lookup())
@@ -49,6 +49,14 @@ class AuthCache:
             task.add_done_callback(lambda done: self._finish(key, done))
         # Shielded: a caller that goes away must not cancel the lookup others are awaiting.
         return await asyncio.shield(task)
+
+    def fresh(self, token: str) -> AuthContext | None:
+        """The cached context of `token` if it is fresh (no await: the usual case, and the
+        one the ingestion path checks first)."""
+        hit = self._entries.get(hash_secret(token))  # the token itself is not kept
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return None
 
     def _finish(self, key: str, task: asyncio.Task[AuthContext]) -> None:
         del self._lookups[key]

@@ -48,15 +48,16 @@ def _timestamp(created: float) -> str:
 
 
 class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes lines as they come but flushes them in batches: at most `interval` seconds
-    after a line was written (a background thread sees to it), at once for warnings and
+    """Writes lines as they come but flushes them in batches: within about `interval`
+    seconds of a line being written (a background thread sees to it), at once for warnings and
     errors, and at exit (logging's own shutdown flushes every handler). A flush is a
     system call; one per access-log line cost more than formatting the line."""
 
     def __init__(self, stream: TextIO, interval: float = 0.2) -> None:
         super().__init__(stream)
         self.interval = interval
-        self._pending = threading.Event()
+        self._pending = False  # a plain flag, not an Event: setting one per line costs a lock
+        self._closed = False
         threading.Thread(target=self._flush_pending, name="heedful-log", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -67,15 +68,20 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             if record.levelno >= logging.WARNING:
                 self.flush()
             else:
-                self._pending.set()
+                self._pending = True
         except Exception:
             self.handleError(record)
 
+    def close(self) -> None:
+        self._closed = True
+        super().close()
+
     def _flush_pending(self) -> None:
-        while True:
-            self._pending.wait()
+        while not self._closed:
             time.sleep(self.interval)
-            self._pending.clear()
+            if not self._pending:
+                continue
+            self._pending = False
             with contextlib.suppress(OSError, ValueError):  # the stream was closed meanwhile
                 self.flush()
 
