@@ -59,7 +59,8 @@ def spec_operations(spec: dict[str, Any] | None = None) -> list[SpecOperation]:
 
 
 def implemented_operation_ids(routes: Iterable[BaseRoute]) -> set[str]:
-    """operationIds of every route built with `@operation` (they carry `operation_id`)."""
+    """operationIds of every route built with `@operation` or `@ingestion` (their endpoints
+    carry `operation_id`)."""
     found: set[str] = set()
     for route in routes:
         if isinstance(route, Mount):
