@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -82,6 +83,10 @@ def _lifespan(
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Everything loaded so far (modules, SQLAlchemy's mappers, the spec) lives as long as
+        # the process: out of the collector's sight, a full collection takes microseconds
+        # instead of ~100 ms, a pause every request in flight would otherwise wait out.
+        gc.freeze()
         stop = threading.Event()
         thread = None
         if run_worker:

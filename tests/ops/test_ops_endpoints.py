@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+
 import httpx
 
 from heedful.app import create_app
@@ -61,3 +63,14 @@ async def test_unmatched_paths_share_one_metric_label(client: httpx.AsyncClient)
 
     assert 'heedful_http_requests_total{operation="unmatched",status="404"} 3.0' in text
     assert "/nowhere/" not in text
+
+
+async def test_startup_hides_long_lived_objects_from_the_collector(runtime: Runtime) -> None:
+    app = create_app(runtime.settings, runtime)
+    starlette = app.app.app
+    gc.unfreeze()
+    try:
+        async with starlette.router.lifespan_context(starlette):
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
