@@ -6,19 +6,24 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from heedful.identity.identifiers import Identifier
 from heedful.storage.models import Base
 from heedful.storage.models.identity import User, UserIdentifier, UserMerge
 
-# Text, not a select() built per call: every ingestion batch resolves its users, and building
-# and cache-keying the ORM statement cost more than SQLite's lookup.
-_OWNERS = text(
+# Straight to the driver: every ingestion batch resolves its users, and a select() (or even a
+# text() with an expanding IN) costs SQLAlchemy several times SQLite's own lookup.
+_OWNERS_SQL = (
     f"SELECT kind, value, name, user_id FROM {UserIdentifier.__tablename__} "
-    "WHERE company_id = :company_id AND value IN :values"
-).bindparams(bindparam("values", expanding=True))
+    "WHERE company_id = {mark} AND value IN ({marks})"
+)
+
+
+def _owners_sql(dialect: str, count: int) -> str:
+    mark = "%s" if dialect == "postgresql" else "?"
+    return _OWNERS_SQL.replace("{mark}", mark).replace("{marks}", ", ".join([mark] * count))
 
 
 def owners(
@@ -29,9 +34,10 @@ def owners(
     if not wanted:
         return {}
     values = sorted({item.value for item in wanted})
+    connection = session.connection()
+    sql = _owners_sql(connection.dialect.name, len(values))
     found: dict[Identifier, int] = {}
-    rows = session.execute(_OWNERS, {"company_id": company_id, "values": values})
-    for kind, value, name, user_id in rows:
+    for kind, value, name, user_id in connection.exec_driver_sql(sql, (company_id, *values)):
         key = Identifier(kind, value, name)
         if key in wanted:
             found[key] = user_id
