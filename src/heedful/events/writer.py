@@ -1,7 +1,8 @@
 """Group commit: many requests share one transaction; each is answered when its batch commits.
 
 One writer thread per process (per `Runtime`). A request hands it a *write* (a batch function
-and its payload) and awaits the outcome. The thread takes everything queued, runs it in one
+and its payload) and awaits the outcome; the writes of one turn of the event loop are handed
+over together, with one wake-up of the thread. The thread takes everything queued, runs it in one
 transaction and commits; only then are the requests' futures resolved. While it commits, new
 writes queue up and form the next batch, so the batch size follows the load: one write per
 transaction when idle, hundreds under load. A crash loses only writes whose requests were never
@@ -64,6 +65,8 @@ class GroupCommitWriter:
         self._ready = threading.Condition(threading.Lock())
         self._running = False
         self._waiting = False  # the thread waits for writes: a new one must wake it
+        # Writes of the current turn of each event loop, not yet handed to the thread.
+        self._gathered: dict[asyncio.AbstractEventLoop, list[_Write]] = {}
         self._turn = ProcessTurn.for_database(db)
         self.batches = 0
         self.writes = 0
@@ -74,15 +77,25 @@ class GroupCommitWriter:
         """Queue `payload` for `fn`; returns once the transaction holding it has committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        gathered = self._gathered.get(loop)
+        if gathered is None:
+            # The first write of this turn of the event loop: the writes of every request the
+            # loop handles in this turn go to the writer thread together, with one wake-up.
+            gathered = self._gathered[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathered.append(_Write(fn, payload, future, loop))
+        result: R = await future
+        return result
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        writes = self._gathered.pop(loop)
         with self._ready:
-            self._queue.append(_Write(fn, payload, future, loop))
+            self._queue.extend(writes)
             if self._waiting:
                 self._ready.notify()
             elif not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="heedful-ingest", daemon=True).start()
-        result: R = await future
-        return result
 
     def _run(self) -> None:
         while True:
