@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -35,6 +36,8 @@ from heedful.runtime import Runtime, build_runtime
 from heedful.subscriptions.routes import routes as subscriptions_routes
 from heedful.webhooks.dispatcher import start_dispatcher
 from heedful.webhooks.routes import routes as webhooks_routes
+
+SWITCH_INTERVAL_SECONDS = 0.001
 
 API_ROUTES: list[BaseRoute] = [
     *oauth_routes,
@@ -87,6 +90,10 @@ def _lifespan(
         # the process: out of the collector's sight, a full collection takes microseconds
         # instead of ~100 ms, a pause every request in flight would otherwise wait out.
         gc.freeze()
+        # A thread that wants the GIL waits for its holder to give it up, at the latest after
+        # the switch interval (5 ms by default). The event loop shares the GIL with the
+        # group-commit writer and the job threads: 1 ms bounds what a request waits for it.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         stop = threading.Event()
         thread = None
         if run_worker:

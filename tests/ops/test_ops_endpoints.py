@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import gc
+import sys
 
 import httpx
 
-from heedful.app import create_app
+from heedful.app import SWITCH_INTERVAL_SECONDS, create_app
 from heedful.core.clock import FrozenClock
 from heedful.jobs import queue
 from heedful.runtime import Runtime
@@ -65,12 +66,17 @@ async def test_unmatched_paths_share_one_metric_label(client: httpx.AsyncClient)
     assert "/nowhere/" not in text
 
 
-async def test_startup_hides_long_lived_objects_from_the_collector(runtime: Runtime) -> None:
+async def test_startup_hides_long_lived_objects_from_the_collector_and_shortens_gil_turns(
+    runtime: Runtime,
+) -> None:
     app = create_app(runtime.settings, runtime)
     starlette = app.app.app
     gc.unfreeze()
+    interval = sys.getswitchinterval()
     try:
         async with starlette.router.lifespan_context(starlette):
             assert gc.get_freeze_count() > 10_000
+            assert sys.getswitchinterval() == SWITCH_INTERVAL_SECONDS
     finally:
         gc.unfreeze()
+        sys.setswitchinterval(interval)
