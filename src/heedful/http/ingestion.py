@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heedful.errors import Forbidden, HeedfulError, InvalidRequest, PayloadTooLarge, Unauthorized
-from heedful.http.operation import describe_validation_error
+from heedful.http.operation import decode_body
 from heedful.http.responses import error_body
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
@@ -92,18 +92,9 @@ class IngestionEndpoint(Generic[B]):
             raise Forbidden(f"Access Denied: this token lacks the '{needed}' scope")
         received_at = runtime.clock.now()
         body = await _read_body(receive, declared_length, runtime.settings.max_body_bytes)
-        write = self.prepare(auth.company_id, self._decode(body), received_at)
+        decoded = decode_body(body, self._decoder.decode)
+        write = self.prepare(auth.company_id, decoded, received_at)
         await runtime.writer.submit(write.fn, write.payload)
-
-    def _decode(self, body: bytes) -> B:
-        if not body.strip():
-            raise InvalidRequest("Request body is required")
-        try:
-            return self._decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise InvalidRequest(f"Invalid request body: {describe_validation_error(exc)}") from exc
-        except msgspec.DecodeError as exc:
-            raise InvalidRequest(f"Malformed JSON body: {exc}") from exc
 
 
 def ingestion(operation_id: str, model: type[B]) -> Callable[[Prepare[B]], IngestionEndpoint[B]]:

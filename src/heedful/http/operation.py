@@ -163,10 +163,15 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def decode_json(body: bytes, model: type[S]) -> S:
+    return decode_body(body, lambda data: msgspec.json.decode(data, type=model, strict=True))
+
+
+def decode_body(body: bytes, decode: Callable[[bytes], S]) -> S:
+    """`decode(body)`, with an empty body, a mismatch or bad JSON as a 400 naming the field."""
     if not body.strip():
         raise InvalidRequest("Request body is required")
     try:
-        return msgspec.json.decode(body, type=model, strict=True)
+        return decode(body)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid request body: {describe_validation_error(exc)}") from exc
     except msgspec.DecodeError as exc:
