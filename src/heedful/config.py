@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     catalog_signing_secret: SecretStr | None = None
     catalog_upload_ttl: float = Field(default=3600.0, gt=0)
     catalog_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
-    catalog_chunk_lines: int = Field(default=2_000, ge=1)
+    catalog_chunk_lines: int = Field(default=10_000, ge=1)
     catalog_s3_bucket: str = ""
     catalog_s3_prefix: str = "catalog-uploads/"
     catalog_s3_endpoint_url: str = ""

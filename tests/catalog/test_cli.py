@@ -46,6 +46,24 @@ def test_validate_shows_errors_and_exits_1(tmp_path: Path) -> None:
     assert "INVALID_JSON" in as_table.stdout and "3 products read, 1 valid" in as_table.stdout
 
 
+def test_validate_gives_the_same_report_with_and_without_worker_processes(tmp_path: Path) -> None:
+    target = tmp_path / "many.ndjson"
+    lines = [product(n) for n in range(1, 3001)] + [b"{oops", product(7)]
+    target.write_bytes(ndjson(lines))  # ~5 MB: five 1 MB blocks, so the pool is used
+
+    reports = [
+        runner.invoke(cli, ["catalog", "validate", str(target), "--json", "--workers", workers])
+        for workers in ("0", "2")
+    ]
+
+    assert [r.exit_code for r in reports] == [1, 1]
+    alone, pooled = (json.loads(r.stdout) for r in reports)
+    assert alone["errorCounts"] == {"INVALID_JSON": 1, "DUPLICATE_ID": 1}
+    assert {k: v for k, v in alone.items() if k != "seconds"} == {
+        k: v for k, v in pooled.items() if k != "seconds"
+    }
+
+
 def test_upload_puts_the_file_and_waits_for_the_result(
     runtime: Runtime, dev_headers: dict[str, str], tmp_path: Path
 ) -> None:

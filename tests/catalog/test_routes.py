@@ -16,7 +16,7 @@ from heedful.core.clock import FrozenClock
 from heedful.jobs.worker import Worker
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
-from heedful.storage.models.catalog import CatalogProduct, CatalogUploadKey, CatalogVariant
+from heedful.storage.models.catalog import CatalogProduct, CatalogUpload, CatalogVariant
 from tests.catalog.support import ndjson, product
 from tests.factories import make_tenant
 from tests.http.test_errors import assert_error_shape
@@ -133,7 +133,9 @@ async def test_the_whole_flow_validates_then_ingests_and_reports_errors(
     assert ("validated", 9) in seen
     assert count(runtime, CatalogProduct) == 8
     assert count(runtime, CatalogVariant) == 24
-    assert count(runtime, CatalogUploadKey) == 0
+    with runtime.db.transaction() as session:
+        stored = session.scalars(select(CatalogUpload)).one()
+        assert (stored.rejected_lines, stored.processed_by) == (None, None)  # state dropped
     assert not list(Path(runtime.settings.catalog_upload_dir).glob("*.ndjson"))
 
 

@@ -188,6 +188,20 @@ RULES = [
     ("ftp product link", "link", "ftp://shop.example/p", ErrorType.INVALID_URL, "`link`"),
     ("relative variant link", "variants.0.link", "/p/123", ErrorType.INVALID_URL, "link"),
     ("image src not a URL", "images.1.src", "picture.png", ErrorType.INVALID_URL, "src"),
+    (
+        "two links in one",
+        "variants.1.link",
+        "https://a.example/x\nhttps://b.example/y",
+        ErrorType.INVALID_URL,
+        "variants[1].link",
+    ),
+    (
+        "two amounts in one",
+        "variants.0.prices.0.amount",
+        "10\n20",
+        ErrorType.INVALID_PRICE,
+        "amount",
+    ),
     ("date without time", "lastUpdated", "2021-10-05", ErrorType.INVALID_TIMESTAMP, "lastUpdated"),
     (
         "variant timestamp garbage",

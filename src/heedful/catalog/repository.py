@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from heedful.storage.models.catalog import (
-    CatalogProduct,
-    CatalogUpload,
-    CatalogUploadKey,
-    CatalogVariant,
-)
+from heedful.catalog.rows import PRODUCT_COLUMNS, VARIANT_COLUMNS
+from heedful.storage.models.catalog import CatalogProduct, CatalogUpload, CatalogVariant
 
-# Keeps IN lists and multi-row statements well under SQLite's 32,766 bound parameters.
-_BATCH = 2000
+_PRODUCT_KEY = ("company_id", "product_id")
+_VARIANT_KEY = ("company_id", "variant_id")
 
 
 def add_upload(session: Session, upload: CatalogUpload) -> CatalogUpload:
@@ -70,105 +66,36 @@ def claim_for_processing(
     return session.scalar(stmt) is not None
 
 
-def known_keys(
-    session: Session, company_id: int, upload_id: int, hashes: Iterable[int]
-) -> dict[int, tuple[int, bool]]:
-    """key hash -> (first line, rejected) for the given hashes already recorded.
-
-    Plain DBAPI SQL: this runs for every chunk with thousands of parameters, and compiling
-    it through SQLAlchemy each time cost more than the lookup."""
-    wanted = list(hashes)
-    connection = session.connection()
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
-    found: dict[int, tuple[int, bool]] = {}
-    for start in range(0, len(wanted), _BATCH):
-        batch = wanted[start : start + _BATCH]
-        sql = (
-            "SELECT key_hash, line_num, rejected FROM catalog_upload_keys "
-            f"WHERE company_id = {mark} AND upload_id = {mark} "
-            f"AND key_hash IN ({', '.join([mark] * len(batch))})"
-        )
-        rows = connection.exec_driver_sql(sql, (company_id, upload_id, *batch))
-        for key_hash, line_num, rejected in rows:
-            found[int(key_hash)] = (int(line_num), bool(rejected))
-    return found
-
-
-def _bulk_insert(
+def _upsert(
     session: Session,
-    table: Any,
-    rows: list[dict[str, Any]],
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
     conflict: tuple[str, ...],
-    update: tuple[str, ...] = (),
 ) -> None:
-    """One DBAPI executemany of a static INSERT ... ON CONFLICT, with each column's own bind
-    processing: the hot path of ingestion, without per-row SQL compilation."""
+    """One DBAPI executemany of a static INSERT ... ON CONFLICT DO UPDATE, rows already in
+    storage form (heedful.catalog.rows): the hot path of ingestion, with no per-row SQL
+    compilation or bind processing."""
     if not rows:
         return
     connection = session.connection()
-    dialect = connection.dialect
-    columns = list(rows[0])
-    mark = "?" if dialect.name == "sqlite" else "%s"
-    action = (
-        "UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in update)
-        if update
-        else "NOTHING"
-    )
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in conflict)
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) "
         f"VALUES ({', '.join([mark] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(conflict)}) DO {action}"
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
     )
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-    params = [
-        tuple(
-            row[name] if process is None else process(row[name])
-            for name, process in zip(columns, processors, strict=True)
-        )
-        for row in rows
-    ]
-    connection.exec_driver_sql(sql, params)
+    connection.exec_driver_sql(sql, rows)
 
 
-def add_keys(session: Session, rows: list[dict[str, Any]]) -> None:
-    _bulk_insert(session, CatalogUploadKey.__table__, rows, ("company_id", "upload_id", "key_hash"))
-
-
-def drop_keys(session: Session, company_id: int, upload_id: int) -> None:
-    session.execute(
-        delete(CatalogUploadKey).where(
-            CatalogUploadKey.company_id == company_id, CatalogUploadKey.upload_id == upload_id
-        )
-    )
-
-
-def upsert_products(session: Session, rows: list[dict[str, Any]]) -> None:
+def upsert_products(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Insert or update by (company_id, product_id): a delta upload never duplicates."""
-    _bulk_insert(
-        session,
-        CatalogProduct.__table__,
-        rows,
-        ("company_id", "product_id"),
-        ("name", "link", "last_updated", "data", "upload_id", "updated_at"),
-    )
+    _upsert(session, CatalogProduct.__tablename__, PRODUCT_COLUMNS, rows, _PRODUCT_KEY)
 
 
-def upsert_variants(session: Session, rows: list[dict[str, Any]]) -> None:
-    _bulk_insert(
-        session,
-        CatalogVariant.__table__,
-        rows,
-        ("company_id", "variant_id"),
-        (
-            "product_id",
-            "name",
-            "position",
-            "available_for_purchase",
-            "inventory_quantity",
-            "data",
-            "updated_at",
-        ),
-    )
+def upsert_variants(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    _upsert(session, CatalogVariant.__tablename__, VARIANT_COLUMNS, rows, _VARIANT_KEY)
 
 
 def products_page(

@@ -3,41 +3,53 @@
 Processing is a chain of jobs, one chunk of lines each (HEEDFUL_CATALOG_CHUNK_LINES). A chunk
 reads from the upload's checkpoint (byte offset, line number), does its work and moves the
 checkpoint in the same transaction, then enqueues the next chunk. So progress is visible while
-polling, no transaction stays open for long (SQLite has one writer), and a crash rolls back
-only the chunk it interrupted: the retry starts from the last checkpoint and never
-duplicates data.
+polling and no transaction stays open for long (SQLite has one writer).
 
-Two passes: `validate` (status `validating`: every line checked, ids across the file
-recorded, counts growing) then, unless validate-only, `ingest` (status `validated`: valid
-lines upserted by id) and `completed`.
+Two passes over the file, each decoding a line once:
+- `validate` (status `validating`): every line checked, by a pool of worker processes for
+  big files. The ids seen so far (for duplicates across the file) live in the worker's
+  memory, not the database; a chunk that fails, or a worker that is lost, makes the next
+  chunk start the validation over from line 1 (it has written nothing but counters). At
+  the end the rejected lines' numbers are stored on the upload.
+- `ingest` (status `validated`): the lines not rejected become rows (built in the pool,
+  written here with one executemany per block) upserted by id, so a chunk retried after a
+  crash rewrites the same rows and never duplicates; then `completed`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
+import bisect
+import os
+import secrets
+import socket
+import threading
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO, Any
 
 import msgspec
 from sqlalchemy.orm import Session
 
-from heedful.catalog import repository
+from heedful.catalog import repository, validator
 from heedful.catalog.files import UploadStore, open_file
+from heedful.catalog.parallel import MIN_PARALLEL_BATCHES, default_workers, ordered_map
+from heedful.catalog.rows import RowContext, block_rows
 from heedful.catalog.validator import (
+    MAX_LINE_BYTES,
     MAX_LINES,
-    CatalogError,
+    Block,
     ErrorTally,
-    Line,
-    Product,
-    check_line,
-    duplicate,
-    oversized,
-    read_lines,
-    too_many_lines,
+    FileReport,
+    HashKeyChanged,
+    SeenIds,
+    add_result,
+    check_block,
+    finish,
+    read_blocks,
+    take_lines,
 )
 from heedful.core.clock import Clock
 from heedful.errors import Conflict, NotFound
@@ -51,14 +63,12 @@ CLEANUP_JOB = "catalog.cleanup"
 INITIALIZED, VALIDATING = "initialized", "validating"
 VALIDATED, COMPLETED = "validated", "completed"
 
-_encoder = msgspec.json.Encoder()
-
 
 @dataclass(frozen=True)
 class Processing:
     """How the worker processes files; set by the API process when it enqueues."""
 
-    chunk_lines: int = 2_000
+    chunk_lines: int = 10_000
     max_lines: int = MAX_LINES
     s3_poll_interval: float = 2.0
 
@@ -73,7 +83,7 @@ class Processing:
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Processing:
         return cls(
-            int(payload.get("chunk_lines", 2_000)),
+            int(payload.get("chunk_lines", 10_000)),
             int(payload.get("max_lines", MAX_LINES)),
             float(payload.get("s3_poll_interval", 2.0)),
         )
@@ -177,6 +187,33 @@ def accept_file(
 
 # --- processing ------------------------------------------------------------------------------
 
+# A file at least this big is checked and turned into rows by the worker-process pool; a
+# smaller one in this process. Decided per upload, never per chunk: ids are hashed where
+# they are decoded, and a file's ids must all be hashed alike (see validator._PROBE).
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = validator.BLOCK_BYTES
+# How long a validation held in another process's memory may go without progress before
+# this process presumes that worker dead and starts the validation over.
+TAKEOVER_AFTER = timedelta(minutes=2)
+_THIS_PROCESS = f"{socket.gethostname()[:100]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass
+class _Validation:
+    """An upload's validation so far, in this process's memory: the ids seen (to find
+    repeats across the file) and the lines rejected. `offset` is the checkpoint it matches:
+    if the stored checkpoint differs (a chunk rolled back), this state is not to be used."""
+
+    offset: int
+    parallel: bool
+    seen: SeenIds = field(default_factory=SeenIds)
+    rejected: array[int] = field(default_factory=lambda: array("q"))
+
+
+_validations: dict[int, _Validation] = {}
+_validations_lock = threading.Lock()
+_MAX_VALIDATIONS = 8  # states of abandoned uploads are dropped, oldest first
+
 
 def process_chunk(
     session: Session, clock: Clock, company_id: int, upload_id: int, processing: Processing
@@ -184,32 +221,196 @@ def process_chunk(
     upload = repository.lock_upload(session, company_id, upload_id)
     if upload is None or upload.status not in (VALIDATING, VALIDATED) or upload.phase == "done":
         return  # already finished (a retried or duplicate job): nothing to do
-    tally = ErrorTally.from_state(upload.errors)
-    with open_file(upload.backend, upload.location, upload.offset) as stream:
-        lines = read_lines(stream, start_offset=upload.offset, start_line=upload.line_num)
-        chunk = list(itertools.islice(lines, processing.chunk_lines))
-    finished = len(chunk) < processing.chunk_lines
     if upload.phase == "validate":
-        finished = _validate_chunk(session, clock, upload, chunk, tally, processing) or finished
+        state = _validation_for(upload, clock)
+        if state is None:  # another live worker holds it: let that one carry on
+            _enqueue_next(session, clock, upload, processing, delay=timedelta(seconds=1))
+            return
+        _validate_chunk(upload, state, clock, processing)
     else:
-        finished = _ingest_chunk(session, clock, upload, chunk, processing) or finished
-    if chunk:
-        upload.offset, upload.line_num = chunk[-1].end, chunk[-1].number
-    upload.errors = tally.to_state()
+        _ingest_chunk(session, clock, upload, processing)
     upload.updated_at = clock.now()
+    if upload.phase == "done":
+        _cleanup_after_done(session, clock, upload)
+    else:
+        _enqueue_next(session, clock, upload, processing)
+
+
+def _enqueue_next(
+    session: Session,
+    clock: Clock,
+    upload: CatalogUpload,
+    processing: Processing,
+    delay: timedelta = timedelta(0),
+) -> None:
+    enqueue(
+        session,
+        clock,
+        PROCESS_JOB,
+        processing.payload(upload.id),
+        company_id=upload.company_id,
+        delay=delay,
+    )
+
+
+def _validation_for(upload: CatalogUpload, clock: Clock) -> _Validation | None:
+    """This process's state for the upload, or a fresh start (from line 1) when it has none
+    that matches the checkpoint; None while another live process holds the state."""
+    with _validations_lock:
+        state = _validations.get(upload.id)
+    if state is not None and state.offset == upload.offset:
+        return state
+    mid_file = upload.offset > 0 and upload.processed_by not in (None, _THIS_PROCESS)
+    if mid_file and clock.now() - upload.updated_at < TAKEOVER_AFTER:
+        return None
+    return _restart_validation(upload)
+
+
+def _restart_validation(upload: CatalogUpload) -> _Validation:
+    upload.offset, upload.line_num = 0, 0
+    upload.products_received = upload.products_processed = 0
+    upload.errors, upload.rejected_lines = {}, None
+    upload.processed_by = _THIS_PROCESS
+    state = _Validation(0, (upload.size_bytes or 0) >= PARALLEL_MIN_BYTES)
+    with _validations_lock:
+        _validations[upload.id] = state
+        while len(_validations) > _MAX_VALIDATIONS:
+            del _validations[next(iter(_validations))]
+    return state
+
+
+def _forget_validation(upload_id: int) -> None:
+    with _validations_lock:
+        _validations.pop(upload_id, None)
+
+
+def _workers(parallel: bool) -> int:
+    return default_workers() if parallel else 0
+
+
+@dataclass
+class _Reach:
+    """How far a chunk read: its last line and the byte offset after it."""
+
+    line: int
+    offset: int
+    lines: int = 0
+
+
+def _chunk_blocks(
+    upload: CatalogUpload, stream: IO[bytes], processing: Processing, reach: _Reach
+) -> Iterator[Block]:
+    blocks = read_blocks(
+        stream, start_offset=upload.offset, start_line=upload.line_num, block_bytes=BLOCK_BYTES
+    )
+    for block in take_lines(blocks, processing.chunk_lines):
+        reach.line, reach.offset = block.first_line + block.lines - 1, block.end
+        reach.lines += block.lines
+        yield block
+
+
+def _validate_chunk(
+    upload: CatalogUpload, state: _Validation, clock: Clock, processing: Processing
+) -> None:
+    """Check the chunk's lines (in the pool for big files); record ids and rejected lines."""
+    report = FileReport(
+        upload.products_received, upload.products_processed, ErrorTally.from_state(upload.errors)
+    )
+    reach = _Reach(upload.line_num, upload.offset)
+    past_limit = False
+    state.offset = -1  # in use: if this chunk fails half-way, the state matches no checkpoint
+    try:
+        with open_file(upload.backend, upload.location, upload.offset) as stream:
+            results = ordered_map(
+                check_block,
+                _chunk_blocks(upload, stream, processing, reach),
+                clock.now(),
+                MAX_LINE_BYTES,
+                processing.max_lines,
+                workers=_workers(state.parallel),
+                min_items=1 if state.parallel else MIN_PARALLEL_BATCHES,
+            )
+            for result in results:
+                add_result(report, state.seen, result)
+                state.rejected.extend(result.rejected)
+                if result.past_limit:
+                    past_limit = True
+                    results.close()
+                    break
+    except HashKeyChanged:
+        _forget_validation(upload.id)  # the retry starts this upload's validation over
+        raise
+    finished = past_limit or reach.lines < processing.chunk_lines
     if finished:
-        _finish_phase(session, clock, upload)
-    if upload.phase != "done":
-        enqueue(session, clock, PROCESS_JOB, processing.payload(upload.id), company_id=company_id)
+        state.rejected.extend(finish(report, state.seen))
+        upload.rejected_lines = array("q", sorted(set(state.rejected))).tobytes()
+        _forget_validation(upload.id)
+    upload.offset, upload.line_num = reach.offset, reach.line
+    state.offset = upload.offset
+    upload.products_received = report.products_received
+    upload.products_processed = report.products_valid
+    upload.errors = report.tally.to_state()
+    if finished:
+        _finish_validation(upload)
 
 
-def _finish_phase(session: Session, clock: Clock, upload: CatalogUpload) -> None:
-    if upload.phase == "validate" and not upload.validate_only:
-        upload.status, upload.phase, upload.offset, upload.line_num = VALIDATED, "ingest", 0, 0
+def _finish_validation(upload: CatalogUpload) -> None:
+    if upload.validate_only:
+        upload.status = VALIDATED
+        _done(upload)
         return
-    upload.status = VALIDATED if upload.phase == "validate" else COMPLETED
+    upload.status, upload.phase, upload.offset, upload.line_num = VALIDATED, "ingest", 0, 0
+    upload.processed_by = None
+
+
+def _ingest_chunk(
+    session: Session, clock: Clock, upload: CatalogUpload, processing: Processing
+) -> None:
+    """Upsert the chunk's lines that passed validation, as rows built in the pool (for big
+    files) while this process writes the ones already built."""
+    rejected = array("q")
+    rejected.frombytes(upload.rejected_lines or b"")
+    context = RowContext(
+        upload.company_id,
+        upload.id,
+        clock.now(),
+        session.connection().dialect.name,
+        processing.max_lines,
+    )
+    parallel = (upload.size_bytes or 0) >= PARALLEL_MIN_BYTES
+    reach = _Reach(upload.line_num, upload.offset)
+    with open_file(upload.backend, upload.location, upload.offset) as stream:
+        blocks = _chunk_blocks(upload, stream, processing, reach)
+        work = ((block, _rejected_in(rejected, block)) for block in blocks)
+        for rows in ordered_map(
+            block_rows,
+            work,
+            context,
+            workers=_workers(parallel),
+            min_items=1 if parallel else MIN_PARALLEL_BATCHES,
+        ):
+            repository.upsert_products(session, rows.products)
+            repository.upsert_variants(session, rows.variants)
+            upload.products_saved += len(rows.products)
+    upload.offset, upload.line_num = reach.offset, reach.line
+    if reach.lines < processing.chunk_lines or reach.line >= processing.max_lines:
+        upload.status = COMPLETED
+        _done(upload)
+
+
+def _rejected_in(rejected: array[int], block: Block) -> frozenset[int]:
+    """The rejected line numbers within the block (`rejected` is sorted)."""
+    low = bisect.bisect_left(rejected, block.first_line)
+    high = bisect.bisect_left(rejected, block.first_line + block.lines)
+    return frozenset(rejected[low:high])
+
+
+def _done(upload: CatalogUpload) -> None:
     upload.phase = "done"
-    repository.drop_keys(session, upload.company_id, upload.id)
+    upload.rejected_lines, upload.processed_by = None, None
+
+
+def _cleanup_after_done(session: Session, clock: Clock, upload: CatalogUpload) -> None:
     # The file goes only after this commits: a cleanup job, not a delete inside the chunk.
     enqueue(
         session,
@@ -218,158 +419,6 @@ def _finish_phase(session: Session, clock: Clock, upload: CatalogUpload) -> None
         {"upload_id": upload.id, "backend": upload.backend, "location": upload.location},
         company_id=upload.company_id,
     )
-
-
-def _check(line: Line, now: datetime | None) -> Product | CatalogError:
-    return oversized(line.number) if line.raw is None else check_line(line.raw, line.number, now)
-
-
-def key_hash(kind: str, value: str) -> int:
-    digest = hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _keys(product: Product) -> list[tuple[str, int]]:
-    keys = [("product", key_hash("p", product.id))]
-    keys.extend(("variant", key_hash("v", variant.id)) for variant in product.variants)
-    return keys
-
-
-def _validate_chunk(
-    session: Session,
-    clock: Clock,
-    upload: CatalogUpload,
-    chunk: list[Line],
-    tally: ErrorTally,
-    processing: Processing,
-) -> bool:
-    """Check each line; record ids; returns True when the line limit ended the file."""
-    now = clock.now()
-    valid: list[tuple[int, Product]] = []
-    over_limit = False
-    for line in chunk:
-        if line.number > processing.max_lines:
-            tally.add(too_many_lines(line.number, processing.max_lines))
-            over_limit = True
-            break
-        upload.products_received += 1
-        result = _check(line, now)
-        if isinstance(result, CatalogError):
-            tally.add(result)
-        else:
-            valid.append((line.number, result))
-    upload.products_processed += _record_ids(session, upload, valid, tally)
-    return over_limit
-
-
-def _record_ids(
-    session: Session, upload: CatalogUpload, valid: list[tuple[int, Product]], tally: ErrorTally
-) -> int:
-    """Ids across the file: the first line using an id owns it; later ones are duplicates.
-    Returns how many lines passed."""
-    keyed = [(number, _keys(product)) for number, product in valid]
-    earlier = repository.known_keys(
-        session, upload.company_id, upload.id, (h for _, keys in keyed for _, h in keys)
-    )
-    first: dict[int, int] = {}
-    rows: dict[int, dict[str, Any]] = {}
-    passed = 0
-    for number, keys in keyed:
-        clash: tuple[str, int] | None = None
-        for kind, value in keys:
-            owner = earlier[value][0] if value in earlier else first.get(value)
-            if owner is None:
-                first[value] = number
-                rows[value] = _key_row(upload, value, number)
-            elif owner != number and clash is None:
-                clash = (kind, owner)
-        if clash is None:
-            passed += 1
-            continue
-        tally.add(duplicate(clash[0], clash[1], number))
-        product_key = keys[0][1]
-        if product_key in rows and rows[product_key]["line_num"] == number:
-            rows[product_key]["rejected"] = True
-    repository.add_keys(session, list(rows.values()))
-    return passed
-
-
-def _key_row(upload: CatalogUpload, value: int, number: int) -> dict[str, Any]:
-    return {
-        "upload_id": upload.id,
-        "company_id": upload.company_id,
-        "key_hash": value,
-        "line_num": number,
-        "rejected": False,
-    }
-
-
-def _ingest_chunk(
-    session: Session,
-    clock: Clock,
-    upload: CatalogUpload,
-    chunk: list[Line],
-    processing: Processing,
-) -> bool:
-    """Upsert the chunk's lines that passed validation; True when past the line limit."""
-    candidates: list[tuple[int, Product]] = []
-    for line in chunk:
-        if line.number > processing.max_lines:
-            return True
-        result = _check(line, None)  # expiry was judged once, while validating
-        if not isinstance(result, CatalogError):
-            candidates.append((line.number, result))
-    owners = repository.known_keys(
-        session,
-        upload.company_id,
-        upload.id,
-        (key_hash("p", product.id) for _, product in candidates),
-    )
-    keep = [
-        product
-        for number, product in candidates
-        if owners.get(key_hash("p", product.id)) == (number, False)
-    ]
-    now = clock.now()
-    repository.upsert_products(session, [_product_row(upload, p, now) for p in keep])
-    repository.upsert_variants(
-        session, [_variant_row(upload, p, v, now) for p in keep for v in p.variants]
-    )
-    upload.products_saved += len(keep)
-    return False
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _product_row(upload: CatalogUpload, product: Product, now: datetime) -> dict[str, Any]:
-    return {
-        "company_id": upload.company_id,
-        "product_id": product.id,
-        "name": product.name,
-        "link": product.link,
-        "last_updated": _utc(product.lastUpdated),
-        "data": _encoder.encode(msgspec.structs.replace(product, variants=[])).decode(),
-        "upload_id": upload.id,
-        "updated_at": now,
-    }
-
-
-def _variant_row(
-    upload: CatalogUpload, product: Product, variant: Any, now: datetime
-) -> dict[str, Any]:
-    return {
-        "company_id": upload.company_id,
-        "variant_id": variant.id,
-        "product_id": product.id,
-        "name": variant.name,
-        "position": variant.position,
-        "available_for_purchase": variant.availableForPurchase,
-        "inventory_quantity": variant.inventoryQuantity,
-        "data": _encoder.encode(variant).decode(),
-        "updated_at": now,
-    }
 
 
 # --- the S3 backend: wait for the object -----------------------------------------------------

@@ -48,6 +48,10 @@ def _error_table(errors: list[CatalogError] | list[dict[str, Any]]) -> Table:
 def validate(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=0, help="Worker processes (default: one per core; 0: this one only)"),
+    ] = None,
 ) -> None:
     """Check a catalog file offline with the server's validator (exit 1 on any error)."""
     size = file.stat().st_size
@@ -71,7 +75,7 @@ def validate(
             rate = int(products / max(time.perf_counter() - started, 1e-9))
             progress.update(task, completed=offset, products=products, rate=rate)
 
-        report = validate_stream(stream, now=SystemClock().now(), progress=advance)
+        report = validate_stream(stream, now=SystemClock().now(), progress=advance, workers=workers)
     seconds = time.perf_counter() - started
     if as_json:
         say(

@@ -70,7 +70,6 @@ NO_SUBJECT_DATA: dict[str, str] = {
     "attribute_definitions": "attribute names and types of a company",
     "webhooks": "webhook configuration",
     "catalog_uploads": "product catalog uploads",
-    "catalog_upload_keys": "product catalog validation state",
     "catalog_products": "product catalog",
     "catalog_variants": "product catalog",
     "message_templates": "a company's message wording",

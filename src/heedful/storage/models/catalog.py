@@ -1,4 +1,4 @@
-"""Product catalog: upload sessions, the ids seen while validating one, products, variants."""
+"""Product catalog: upload sessions, products, variants."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -47,39 +48,24 @@ class CatalogUpload(Base):
     products_saved: Mapped[int] = mapped_column(Integer, default=0)
     # {"counts": {errorType: n}, "errors": [first 10 of each type]}
     errors: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Numbers of the lines validation rejected (int64 array bytes), read by the ingest phase;
+    # up to 4 MB, so loaded only when used.
+    rejected_lines: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # The worker process whose memory holds this upload's validation state (ids seen).
+    processed_by: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_catalog_uploads_company_created", "company_id", "id"),)
 
 
-class CatalogUploadKey(Base):
-    """A product or variant id seen while validating an upload (64-bit hash), with the line
-    that used it first. Emptied when the upload is done."""
-
-    __tablename__ = "catalog_upload_keys"
-
-    # The primary key leads with company_id and serves as its index: a separate one-column
-    # index tempted SQLite's planner into scanning the company's rows on id lookups.
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
-    )
-    upload_id: Mapped[int] = mapped_column(
-        ForeignKey("catalog_uploads.id", ondelete="CASCADE"), primary_key=True
-    )
-    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    line_num: Mapped[int] = mapped_column(Integer)
-    # The first line holding this id was rejected (it repeated another id).
-    rejected: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
 class CatalogProduct(Base):
     __tablename__ = "catalog_products"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), index=True
-    )
+    # No one-column company index: the unique (company_id, product_id) one serves, and every
+    # index is another b-tree each ingested row must enter.
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     product_id: Mapped[str] = mapped_column(String(256))
     name: Mapped[str] = mapped_column(String(256))
     link: Mapped[str] = mapped_column(Text)
@@ -96,9 +82,7 @@ class CatalogVariant(Base):
     __tablename__ = "catalog_variants"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), index=True
-    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     variant_id: Mapped[str] = mapped_column(String(256))
     product_id: Mapped[str] = mapped_column(String(256))
     name: Mapped[str] = mapped_column(String(256))
