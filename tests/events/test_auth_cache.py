@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -42,6 +43,35 @@ async def test_a_lookup_is_reused_within_the_ttl_and_repeated_after_it() -> None
     await cache.authenticate("tok", lookup)
     await cache.authenticate("other", lookup)
     assert lookup.calls == 3
+
+
+async def test_a_token_in_use_is_refreshed_in_the_background_before_it_expires() -> None:
+    cache = AuthCache(ttl=0.4)
+    lookup = Lookups(delay=0.05)
+    await cache.authenticate("tok", lookup)
+    await asyncio.sleep(0.25)  # past half the TTL: served at once, refreshed behind
+    started = time.monotonic()
+    assert await cache.authenticate("tok", lookup) is CONTEXT
+    assert time.monotonic() - started < 0.04  # did not wait for the 50 ms lookup
+    await asyncio.sleep(0.1)
+    assert lookup.calls == 2
+    await asyncio.sleep(0.15)  # past the first entry's expiry: the refreshed one serves
+    assert cache.fresh("tok") is CONTEXT
+    assert lookup.calls == 2
+
+
+async def test_a_failed_refresh_leaves_the_entry_to_expire_on_time() -> None:
+    cache = AuthCache(ttl=0.3)
+    await cache.authenticate("tok", Lookups())
+    await asyncio.sleep(0.2)
+    revoked = Lookups(fails=True)
+    assert cache.fresh("tok", revoked) is CONTEXT  # still within the TTL
+    await asyncio.sleep(0.02)
+    assert revoked.calls == 1
+    await asyncio.sleep(0.1)
+    assert cache.fresh("tok", revoked) is None
+    with pytest.raises(RuntimeError):
+        await cache.authenticate("tok", revoked)
 
 
 async def test_concurrent_misses_share_one_lookup() -> None:

@@ -147,13 +147,12 @@ def _auth_and_length(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, int |
 
 
 async def _authenticate(runtime: Runtime, token: str) -> AuthContext:
-    cached = runtime.auth_cache.fresh(token)
-    if cached is not None:
-        return cached
-
     async def lookup() -> AuthContext:
         return await runtime.read(oauth_service.authenticate, runtime.clock, token)
 
+    cached = runtime.auth_cache.fresh(token, lookup)
+    if cached is not None:
+        return cached
     return await runtime.auth_cache.authenticate(token, lookup)
 
 
