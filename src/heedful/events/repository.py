@@ -73,7 +73,11 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         parameters = tuple(value for row in chunk for value in row)
-        connection.exec_driver_sql(_insert_sql(dialect, len(chunk)), parameters)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_insert_sql(dialect, len(chunk)), parameters)
+        finally:
+            cursor.close()
 
 
 def database_row(dialect: str, values: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -37,7 +37,13 @@ def owners(
     connection = session.connection()
     sql = _owners_sql(connection.dialect.name, len(values))
     found: dict[Identifier, int] = {}
-    for kind, value, name, user_id in connection.exec_driver_sql(sql, (company_id, *values)):
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (company_id, *values))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    for kind, value, name, user_id in rows:
         key = Identifier(kind, value, name)
         if key in wanted:
             found[key] = user_id
