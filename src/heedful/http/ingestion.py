@@ -25,11 +25,10 @@ import msgspec
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from heedful.errors import Forbidden, HeedfulError, InvalidRequest, PayloadTooLarge, Unauthorized
-from heedful.http.operation import decode_body
+from heedful.errors import HeedfulError, Unauthorized
+from heedful.http.operation import decode_body, parse_bearer, receive_body, require_scope
 from heedful.http.responses import error_body
 from heedful.oauth import service as oauth_service
-from heedful.oauth.scopes import missing_scope
 from heedful.oauth.service import AuthContext
 from heedful.runtime import Runtime
 
@@ -87,11 +86,9 @@ class IngestionEndpoint(Generic[B]):
         allowance = runtime.limiter.hit(auth.token_id, self.operation_id)
         if allowance is not None:
             state["ratelimit_headers"] = allowance.headers()
-        needed = missing_scope(self.operation_id, auth.scopes)
-        if needed is not None:
-            raise Forbidden(f"Access Denied: this token lacks the '{needed}' scope")
+        require_scope(self.operation_id, auth.scopes)
         received_at = runtime.clock.now()
-        body = await _read_body(receive, declared_length, runtime.settings.max_body_bytes)
+        body = await receive_body(receive, declared_length, runtime.settings.max_body_bytes)
         decoded = decode_body(body, self._decoder.decode)
         write = self.prepare(auth.company_id, decoded, received_at)
         await runtime.writer.submit(write.fn, write.payload)
@@ -139,9 +136,8 @@ def _auth_and_length(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, int |
             authorization = value
         elif name == b"content-length" and value.isdigit():
             length = int(value)
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = parse_bearer(authorization.decode("latin-1"))
+    if token is None:
         raise Unauthorized("Unauthorized: missing bearer token")
     return token, length
 
@@ -154,30 +150,6 @@ async def _authenticate(runtime: Runtime, token: str) -> AuthContext:
     if cached is not None:
         return cached
     return await runtime.auth_cache.authenticate(token, lookup)
-
-
-async def _read_body(receive: Receive, declared: int | None, limit: int) -> bytes:
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-        return body  # the usual case: the whole body in one message
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body", False) or message["type"] != "http.request":
-        if message["type"] == "http.disconnect":
-            # Nobody will read the answer, but the request log should say what happened.
-            raise InvalidRequest("Client disconnected before sending the whole body")
-        message = await receive()
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _headers(extra: dict[str, str], length: int) -> list[tuple[bytes, bytes]]:

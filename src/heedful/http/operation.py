@@ -10,13 +10,14 @@ are counted per caller (a key the route derives from the body, else the remote a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 from sqlalchemy.orm import Session
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
 from heedful.oauth import service as oauth_service
@@ -83,9 +84,7 @@ def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awai
             allowance = runtime.limiter.hit(auth.token_id, operation_id)
             if allowance is not None:
                 request.state.ratelimit_headers = allowance.headers()
-            scope = missing_scope(operation_id, auth.scopes)
-            if scope is not None:
-                raise Forbidden(f"Access Denied: this token lacks the '{scope}' scope")
+            require_scope(operation_id, auth.scopes)
             response = await handler(ApiRequest(request, runtime, auth))
             response.headers.update(getattr(request.state, "ratelimit_headers", {}))
             return response
@@ -129,11 +128,23 @@ def _remote_address(request: Request) -> str:
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return parse_bearer(request.headers.get("authorization", ""))
+
+
+def parse_bearer(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value; None if it is not one."""
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         return None
-    return token.strip()
+    return token
+
+
+def require_scope(operation_id: str, scopes: Iterable[str]) -> None:
+    """403 naming the scope when a token with `scopes` may not call the operation."""
+    needed = missing_scope(operation_id, scopes)
+    if needed is not None:
+        raise Forbidden(f"Access Denied: this token lacks the '{needed}' scope")
 
 
 async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
@@ -145,21 +156,30 @@ async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    length = int(declared) if declared and declared.isdigit() else None
+    return await receive_body(request.receive, length, limit)
+
+
+async def receive_body(receive: Receive, declared: int | None, limit: int) -> bytes:
+    """The whole request body from the ASGI `receive`: 413 when the declared or streamed size
+    passes `limit`, 400 when the client goes away before sending it all."""
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        # Nobody will read the answer, but the request log should say what happened
-        # rather than report an unhandled error.
-        raise InvalidRequest("Client disconnected before sending the whole body") from None
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            # Nobody will read the answer, but the request log should say what happened
+            # rather than report an unhandled error.
+            raise InvalidRequest("Client disconnected before sending the whole body")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        if not message.get("more_body", False):
+            return b"".join([*chunks, chunk]) if chunks else chunk
+        chunks.append(chunk)
 
 
 def decode_json(body: bytes, model: type[S]) -> S:

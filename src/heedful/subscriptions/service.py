@@ -344,6 +344,12 @@ def _emit_subscribed(
     emit(session, clock, sub.company_id, event, subscriber, parts)
 
 
+def _signup_source_of(session: Session, sub: Subscription) -> SignUpSource | None:
+    if sub.signup_source_id is None:
+        return None
+    return repository.signup_source(session, sub.company_id, sub.signup_source_id)
+
+
 def _emit_unsubscribed(session: Session, clock: Clock, sub: Subscription) -> None:
     event = SMS_UNSUBSCRIBED if sub.channel == TEXT else EMAIL_UNSUBSCRIBED
     subscriber = messaging.subscriber_of(session, sub.company_id, sub.user_id)
@@ -537,12 +543,7 @@ def inbound_text(
                 keyword=word,
             )
             _send(session, clock, sub, templates.WELCOME, phone.value)
-            source = (
-                None
-                if sub.signup_source_id is None
-                else repository.signup_source(session, company_id, sub.signup_source_id)
-            )
-            _emit_subscribed(session, clock, sub, source)
+            _emit_subscribed(session, clock, sub, _signup_source_of(session, sub))
             changed.append(sub)
     elif word in STOP_KEYWORDS:
         action = "unsubscribed"
@@ -575,12 +576,7 @@ def inbound_text(
             sub.unsubscribed_at = None
             sub.updated_at = now
             repository.add_consent(session, sub, RESUBSCRIBED, VIA_KEYWORD, now, keyword=word)
-            source = (
-                None
-                if sub.signup_source_id is None
-                else repository.signup_source(session, company_id, sub.signup_source_id)
-            )
-            _emit_subscribed(session, clock, sub, source)
+            _emit_subscribed(session, clock, sub, _signup_source_of(session, sub))
             changed.append(sub)
         if changed:
             _send(session, clock, changed[0], templates.RESUBSCRIBED, phone.value)
