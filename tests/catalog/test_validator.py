@@ -376,3 +376,91 @@ def only_error_of(line: int) -> Any:
     result = check_line(product(line, _set("name", 1)), line, NOW)
     assert not hasattr(result, "id")
     return result
+
+
+# --- lines are checked in groups: what the group-wide checks must still tell apart -----------
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["HTTPS://A.EXAMPLE/X", "http://a", "https://a.example/?next=https://b.example/"],
+)
+def test_links_the_pattern_accepts_pass(link: str) -> None:
+    report = run([product(1), product(2, _set("variants.1.link", link))])
+
+    assert report.ok, report.tally.errors()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://",
+        "https:///path",
+        "https://?q=1",
+        "https://a.example/x y",
+        "https://a.example/x\ty",
+        " https://a.example/",
+        "https://a.example/\u00a0",
+        "",
+    ],
+)
+def test_links_the_pattern_rejects_are_named(link: str) -> None:
+    report = run([product(1), product(2, _set("variants.1.link", link)), product(3)])
+
+    assert only_error(report)[:2] == (ErrorType.INVALID_URL, 2)
+    assert "variants[1].link" in only_error(report)[2]
+
+
+def test_an_image_naming_a_neighbouring_products_variant_is_unknown() -> None:
+    report = run([product(1), product(2, _set("images.0.variantIds", ["VD-234-1"]))])
+
+    error_type, line, message = only_error(report)
+    assert (error_type, line) == (ErrorType.UNKNOWN_VARIANT_ID, 2)
+    assert "VD-234-1" in message
+
+
+def test_errors_of_every_stage_in_one_group_are_reported_once_each_in_file_order() -> None:
+    lines = [
+        product(1),
+        product(2, _set("link", "ftp://x")),
+        b"{",
+        product(4, _set("images.0.variantIds", ["nope"])),
+        product(5, _set("variants.1.id", "VD-234-5")),
+        product(6, _set("variants.0.prices.0.amount", "1,00")),
+        product(7, _set("variants.0.prices.0.expirationTime", "2020-01-01T00:00:00Z")),
+        product(8),
+    ]
+
+    report = run(lines)
+
+    assert [(e.errorType, e.lineNum) for e in report.tally.errors()] == [
+        (ErrorType.INVALID_URL, 2),
+        (ErrorType.INVALID_JSON, 3),
+        (ErrorType.UNKNOWN_VARIANT_ID, 4),
+        (ErrorType.DUPLICATE_ID, 5),
+        (ErrorType.INVALID_PRICE, 6),
+        (ErrorType.INVALID_TIMESTAMP, 7),
+    ]
+    assert (report.products_received, report.products_valid) == (8, 2)
+
+
+def test_the_per_type_cap_keeps_the_first_lines_when_one_type_comes_from_two_stages() -> None:
+    # An odd line's timestamp fails to decode; an even line's price has expired (checked
+    # after decoding): the ten kept must still be lines 1-10.
+    expired = _set("variants.0.prices.0.expirationTime", "2020-01-01T00:00:00Z")
+    garbled = _set("lastUpdated", "yesterday")
+    lines = [product(n, garbled if n % 2 else expired) for n in range(1, 15)]
+
+    report = run(lines)
+
+    assert report.tally.counts == {ErrorType.INVALID_TIMESTAMP: 14}
+    assert [e.lineNum for e in report.tally.errors()] == list(range(1, 11))
+
+
+def test_a_variant_id_twice_in_a_product_without_images_is_named_as_such() -> None:
+    twice = product(2, _both(_set("variants.1.id", "VD-234-2"), _no_images))
+
+    error_type, line, message = only_error(run([product(1), twice, product(3)]))
+
+    assert (error_type, line) == (ErrorType.DUPLICATE_ID, 2)
+    assert "appears twice in this product" in message
