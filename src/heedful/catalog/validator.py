@@ -679,10 +679,18 @@ def _patterns_hold(products: list[Product]) -> bool:
     amounts = {price.amount for price in prices}
     amounts.update([price.compareAtPrice for price in prices if price.compareAtPrice is not None])
     codes = {price.currencyCode for price in prices}
-    amount, code = _SINGLE[ErrorType.INVALID_PRICE], _SINGLE[ErrorType.INVALID_CURRENCY_CODE]
-    return all(amount.search(value) for value in amounts) and all(
-        code.search(value) for value in codes
+    return _all_match(ErrorType.INVALID_PRICE, amounts) and _all_match(
+        ErrorType.INVALID_CURRENCY_CODE, codes
     )
+
+
+def _all_match(kind: str, values: set[str]) -> bool:
+    """One regex call for all the values (joined by newlines, which no pattern matches);
+    False, to look closer, if a value holds a newline itself."""
+    if not values:
+        return True
+    joined = "\n".join(values)
+    return joined.count("\n") == len(values) - 1 and _JOINED[kind].fullmatch(joined) is not None
 
 
 def _cross_hold(decoded: _Decoded, now: datetime | None) -> bool:
