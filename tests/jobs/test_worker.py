@@ -17,6 +17,7 @@ from heedful.storage.db import Database
 from heedful.storage.models import Job
 from tests.jobs.conftest import SEED
 from tests.jobs.support import enqueue_job, job_count, load_job
+from tests.storage.plans import force_rescan_plan
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -248,3 +249,16 @@ def test_default_worker_names_are_distinct(
 
     assert first.name != second.name
     assert len(first.name) <= 128
+
+
+def test_a_batch_never_claims_more_than_batch_size_whatever_the_plan(
+    db: Database, clock: FrozenClock, registry: JobRegistry, policy: WorkerPolicy
+) -> None:
+    registry.register("n")(lambda _s, _c: None)
+    for n in range(12):  # oldest first in table order too
+        enqueue_job(db, clock, "n", {"n": n}, delay=timedelta(seconds=n))
+    clock.advance(timedelta(minutes=1))
+    force_rescan_plan(db, "jobs")
+    small = Worker(db, registry, clock, WorkerPolicy(batch_size=5, lease=policy.lease))
+
+    assert [small.run_once() for _ in range(4)] == [5, 5, 2, 0]

@@ -14,6 +14,7 @@ from heedful.runtime import Runtime
 from heedful.webhooks import service
 from heedful.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from tests.factories import make_company
+from tests.storage.plans import force_rescan_plan
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.support import attempts, deliveries, emit, make_webhook, webhook_row
 
@@ -258,6 +259,19 @@ def test_deliveries_pending_at_shutdown_are_delivered_after_restart(
     assert len(receiver.received()) == 3
     assert len({r.delivery_id for r in receiver.received()}) == 3
     assert {d.state for d in deliveries(runtime)} == {"succeeded"}
+
+
+def test_a_claim_takes_at_most_its_limit_whatever_the_plan(
+    runtime: Runtime, receiver: Receiver, policy: DeliveryPolicy, clock: FrozenClock
+) -> None:
+    company = make_company(runtime)
+    make_webhook(runtime, company.id, receiver.url())
+    for _ in range(6):
+        emit(runtime, company.id)
+    force_rescan_plan(runtime.db, "webhook_deliveries")
+    dispatcher = Dispatcher(runtime.db, clock, policy)
+
+    assert [len(dispatcher._claim(2)) for _ in range(4)] == [2, 2, 2, 0]
 
 
 def test_retries_end_when_the_window_is_used_up(

@@ -1,7 +1,11 @@
 """The worker: claims due jobs, runs their handlers, retries with backoff, dead-letters.
 
-A claim is one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, so on
-PostgreSQL two workers never take the same row, and on SQLite the statement is atomic. A claim
+A claim is one WITH due AS (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED) UPDATE ... WHERE id IN
+due RETURNING, so on PostgreSQL two workers never take the same row, and on SQLite the
+statement is atomic. CLAIM_ONCE: the due rows are a CTE, which PostgreSQL runs once, not a
+subquery in the WHERE clause: a plan could run that again for each row the UPDATE scanned,
+each run skipping the rows already updated and taking the next ones, so a claim of 5 took
+every due row (tests/jobs/test_worker.py forces that plan). A claim
 is a lease: a worker that dies mid-job leaves a `running` row whose lease runs out, and the
 next claim picks it up again, so jobs survive restarts.
 
@@ -110,10 +114,11 @@ class Worker:
             .order_by(Job.run_at, Job.id)
             .limit(self.policy.batch_size)
             .with_for_update(skip_locked=True)
+            .cte("due")  # run once: see CLAIM_ONCE in the module doc
         )
         claim = (
             update(Job)
-            .where(Job.id.in_(due.scalar_subquery()))
+            .where(Job.id.in_(select(due.c.id)))
             .values(
                 state=RUNNING,
                 locked_by=self.name,

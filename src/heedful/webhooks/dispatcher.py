@@ -300,10 +300,11 @@ class Dispatcher:
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .cte("due")  # run once: see jobs.worker's module doc (CLAIM_ONCE)
         )
         claim = (
             update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+            .where(WebhookDelivery.id.in_(select(due.c.id)))
             .values(
                 state=SENDING,
                 locked_by=self.name,
