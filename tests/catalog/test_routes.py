@@ -334,3 +334,26 @@ async def test_admin_lists_and_shows_a_companys_products(
         400,
     )
     assert_error_shape(await client.get(f"/admin/catalog/products?company={company}"), 401)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "cursor=cDrCsg",  # "p:²"
+        "cursor=cDo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5",  # "p:" and 22 nines: past a 64-bit id
+    ],
+)
+async def test_admin_a_malformed_limit_or_cursor_is_a_400_not_a_500(
+    client: httpx.AsyncClient, dev: DevelopmentSetup, query: str
+) -> None:
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    company = ids.COMPANY.encode(dev.company.id)
+    response = await client.get(
+        f"/admin/catalog/products?company={company}&{query}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+
+    assert_error_shape(response, 400)
