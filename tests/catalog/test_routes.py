@@ -357,3 +357,31 @@ async def test_admin_a_malformed_limit_or_cursor_is_a_400_not_a_500(
     )
 
     assert_error_shape(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("position", 2**31), ("inventoryQuantity", 2**63), ("inventoryQuantity", -(2**63) - 1)],
+)
+async def test_a_number_too_big_for_its_column_is_rejected_not_left_to_fail_ingestion(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    field: str,
+    value: int,
+) -> None:
+    def huge(data: dict[str, Any]) -> None:
+        data["variants"][0][field] = value
+
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=ndjson([product(1), product(2, huge)]))
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == "completed"
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [
+        (ErrorType.VALUE_OUT_OF_RANGE, 2)
+    ]
+    assert count(runtime, CatalogProduct) == 1

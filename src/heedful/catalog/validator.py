@@ -77,7 +77,11 @@ Id = Annotated[str, Meta(min_length=1, max_length=256)]
 Name = Annotated[str, Meta(max_length=256)]
 # Patterns are checked after decoding (see the module doc): only lengths are declared here.
 Url = Annotated[str, Meta(max_length=2048)]
-Position = Annotated[int, Meta(ge=0)]
+# Upper bounds are what the database columns hold (a variant's position is a 32-bit
+# integer, its inventory a 64-bit one): a bigger number is reported here, not left to fail
+# every retry of the ingestion chunk holding it.
+Position = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+Quantity = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 Amount = Annotated[str, Meta(max_length=64)]
 Categories = Annotated[list[Annotated[str, Meta(max_length=750)]], Meta(max_length=100)]
 Tags = Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=250)]
@@ -125,7 +129,7 @@ class Variant(Struct, frozen=True, gc=False, omit_defaults=True):
     availableForPurchase: bool
     prices: Annotated[list[Price], Meta(min_length=1, max_length=50)]
     position: Position | None = None
-    inventoryQuantity: int | None = None
+    inventoryQuantity: Quantity | None = None
     productOptionValues: Annotated[list[ProductOptionValue], Meta(max_length=25)] | None = None
     attributes: Annotated[list[Attribute], Meta(max_length=100)] | None = None
 
