@@ -385,3 +385,36 @@ async def test_a_number_too_big_for_its_column_is_rejected_not_left_to_fail_inge
         (ErrorType.VALUE_OUT_OF_RANGE, 2)
     ]
     assert count(runtime, CatalogProduct) == 1
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"],  # e.g. .NET's MinValue
+)
+async def test_a_timestamp_at_the_edge_of_the_calendar_is_saved_and_shown(
+    client: httpx.AsyncClient,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    stamp: str,
+) -> None:
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    def edge(data: dict[str, Any]) -> None:
+        data["lastUpdated"] = stamp
+
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=ndjson([product(1, edge)]))
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert (final["status"], final["errors"]) == ("completed", [])
+    company = ids.COMPANY.encode(dev.company.id)
+    shown = await client.get(
+        f"/admin/catalog/products/PD-1?company={company}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["lastUpdated"] == stamp
