@@ -418,3 +418,27 @@ async def test_a_timestamp_at_the_edge_of_the_calendar_is_saved_and_shown(
     )
     assert shown.status_code == 200, shown.text
     assert shown.json()["lastUpdated"] == stamp
+
+
+async def test_a_nul_character_in_a_string_is_reported_on_every_database(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], worker: Worker, runtime: Runtime
+) -> None:
+    def nul(data: dict[str, Any]) -> None:
+        data["variants"][1]["name"] = "Blue\x00Small"  # PostgreSQL text cannot hold U+0000
+
+    def escaped(data: dict[str, Any]) -> None:
+        data["description"] = "a backslash then u0000: \\u0000"  # no NUL: fine
+
+    upload = await start(client, dev_headers)
+    lines = [product(1), product(2, nul), product(3, escaped)]
+    await client.put(upload_path(upload), content=ndjson(lines))
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == "completed"
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [
+        (ErrorType.INVALID_ENCODING, 2)
+    ]
+    assert "variants[1].name" in final["errors"][0]["errorMessage"]
+    assert count(runtime, CatalogProduct) == 2

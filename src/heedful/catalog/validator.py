@@ -224,13 +224,39 @@ def check_line(raw: bytes, line_num: int, now: datetime | None = None) -> Produc
 
 def _decode(raw: bytes, line_num: int) -> Product | CatalogError:
     try:
-        return _decoder.decode(raw)
+        product = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         return _classify(exc, line_num)
     except msgspec.DecodeError as exc:
         return CatalogError(ErrorType.INVALID_JSON, f"invalid JSON: {exc}", line_num)
     except UnicodeDecodeError as exc:
         return CatalogError(ErrorType.INVALID_ENCODING, f"not UTF-8: {exc.reason}", line_num)
+    if b"\\u0000" in raw:  # rare (one C search per line): only then look closer
+        return _nul_in(msgspec.to_builtins(product), "", line_num) or product
+    return product
+
+
+def _nul_in(value: Any, where: str, line_num: int) -> CatalogError | None:
+    """An error for the first string holding U+0000: PostgreSQL text cannot store it, so a
+    line passed with one would fail every retry of its ingestion chunk."""
+    if isinstance(value, str):
+        if "\x00" not in value:
+            return None
+        return CatalogError(
+            ErrorType.INVALID_ENCODING,
+            f"a string holds the NUL character U+0000 (field `{where or '$'}`)",
+            line_num,
+        )
+    items: Iterable[tuple[str, Any]] = ()
+    if isinstance(value, dict):
+        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+    for path, item in items:
+        error = _nul_in(item, path, line_num)
+        if error is not None:
+            return error
+    return None
 
 
 # A pattern per kind, and the same pattern repeated over newline-joined strings: one regex
