@@ -442,3 +442,23 @@ async def test_a_nul_character_in_a_string_is_reported_on_every_database(
     ]
     assert "variants[1].name" in final["errors"][0]["errorMessage"]
     assert count(runtime, CatalogProduct) == 2
+
+
+async def test_more_uploads_validating_at_once_than_states_kept_all_finish(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], worker: Worker, clock: FrozenClock
+) -> None:
+    from heedful.catalog.service import _MAX_VALIDATIONS
+
+    uploads = [await start(client, dev_headers) for _ in range(_MAX_VALIDATIONS + 1)]
+    for number, upload in enumerate(uploads):
+        lines = [product(number * 100 + n) for n in range(1, 10)]  # three chunks of 4
+        await client.put(upload_path(upload), content=ndjson(lines))
+
+    for _ in range(20):  # one upload waits for a slot: its chunk is retried a second later
+        worker.run_until_idle(max_batches=50)
+        clock.advance(timedelta(seconds=1))
+
+    finals = [await lookup(client, dev_headers, upload["uploadId"]) for upload in uploads]
+    assert [(f["status"], f["productsProcessed"]) for f in finals] == [("completed", 9)] * len(
+        uploads
+    )
