@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from heedful.catalog import service
 from heedful.config import Settings
 from heedful.jobs.worker import Worker, WorkerPolicy
 from heedful.runtime import Runtime
@@ -27,3 +29,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def worker(runtime: Runtime) -> Worker:
     return Worker(runtime.db, runtime.jobs, runtime.clock, WorkerPolicy(max_attempts=3))
+
+
+@pytest.fixture(autouse=True)
+def no_validation_states_left() -> Iterator[None]:
+    """Validation states live in this process's memory, and a state left by one test (its
+    upload never finished) would hold one of the few slots in the next."""
+    yield
+    service._validations.clear()

@@ -334,3 +334,131 @@ async def test_admin_lists_and_shows_a_companys_products(
         400,
     )
     assert_error_shape(await client.get(f"/admin/catalog/products?company={company}"), 401)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "cursor=cDrCsg",  # "p:²"
+        "cursor=cDo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5",  # "p:" and 22 nines: past a 64-bit id
+    ],
+)
+async def test_admin_a_malformed_limit_or_cursor_is_a_400_not_a_500(
+    client: httpx.AsyncClient, dev: DevelopmentSetup, query: str
+) -> None:
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    company = ids.COMPANY.encode(dev.company.id)
+    response = await client.get(
+        f"/admin/catalog/products?company={company}&{query}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+
+    assert_error_shape(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("position", 2**31), ("inventoryQuantity", 2**63), ("inventoryQuantity", -(2**63) - 1)],
+)
+async def test_a_number_too_big_for_its_column_is_rejected_not_left_to_fail_ingestion(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    field: str,
+    value: int,
+) -> None:
+    def huge(data: dict[str, Any]) -> None:
+        data["variants"][0][field] = value
+
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=ndjson([product(1), product(2, huge)]))
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == "completed"
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [
+        (ErrorType.VALUE_OUT_OF_RANGE, 2)
+    ]
+    assert count(runtime, CatalogProduct) == 1
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"],  # e.g. .NET's MinValue
+)
+async def test_a_timestamp_at_the_edge_of_the_calendar_is_saved_and_shown(
+    client: httpx.AsyncClient,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    stamp: str,
+) -> None:
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    def edge(data: dict[str, Any]) -> None:
+        data["lastUpdated"] = stamp
+
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=ndjson([product(1, edge)]))
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert (final["status"], final["errors"]) == ("completed", [])
+    company = ids.COMPANY.encode(dev.company.id)
+    shown = await client.get(
+        f"/admin/catalog/products/PD-1?company={company}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["lastUpdated"] == stamp
+
+
+async def test_a_nul_character_in_a_string_is_reported_on_every_database(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], worker: Worker, runtime: Runtime
+) -> None:
+    def nul(data: dict[str, Any]) -> None:
+        data["variants"][1]["name"] = "Blue\x00Small"  # PostgreSQL text cannot hold U+0000
+
+    def escaped(data: dict[str, Any]) -> None:
+        data["description"] = "a backslash then u0000: \\u0000"  # no NUL: fine
+
+    upload = await start(client, dev_headers)
+    lines = [product(1), product(2, nul), product(3, escaped)]
+    await client.put(upload_path(upload), content=ndjson(lines))
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == "completed"
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [
+        (ErrorType.INVALID_ENCODING, 2)
+    ]
+    assert "variants[1].name" in final["errors"][0]["errorMessage"]
+    assert count(runtime, CatalogProduct) == 2
+
+
+async def test_more_uploads_validating_at_once_than_states_kept_all_finish(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], worker: Worker, clock: FrozenClock
+) -> None:
+    from heedful.catalog.service import _MAX_VALIDATIONS
+
+    uploads = [await start(client, dev_headers) for _ in range(_MAX_VALIDATIONS + 1)]
+    for number, upload in enumerate(uploads):
+        lines = [product(number * 100 + n) for n in range(1, 10)]  # three chunks of 4
+        await client.put(upload_path(upload), content=ndjson(lines))
+
+    for _ in range(20):  # one upload waits for a slot: its chunk is retried a second later
+        worker.run_until_idle(max_batches=50)
+        clock.advance(timedelta(seconds=1))
+
+    finals = [await lookup(client, dev_headers, upload["uploadId"]) for upload in uploads]
+    assert [(f["status"], f["productsProcessed"]) for f in finals] == [("completed", 9)] * len(
+        uploads
+    )

@@ -33,7 +33,7 @@ def _company(request: Request) -> int:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _digits(raw, 6) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest(f"Query parameter `limit` must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 
@@ -46,9 +46,15 @@ def _cursor(request: Request) -> int:
         value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         value = ""
-    if not value.startswith("p:") or not value[2:].isdigit() or len(value) > 24:
+    if not value.startswith("p:") or not _digits(value[2:], 18):
         raise InvalidRequest("Query parameter `cursor` is not a cursor this server returned")
     return int(value[2:])
+
+
+def _digits(raw: str, most: int) -> bool:
+    """ASCII digits only, at most `most` of them: str.isdigit() also accepts "²" (which
+    int() refuses), and a longer number would overflow the database's 64-bit ids."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= most
 
 
 def _encode_cursor(after: int) -> str:

@@ -127,13 +127,25 @@ def _variant_row(product: Product, variant: Variant, company_id: int, now: Any) 
 
 
 def _aware(moment: datetime) -> datetime:
-    """PostgreSQL (timestamptz): an aware datetime; a timestamp without offset is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    """PostgreSQL (timestamptz): an aware UTC datetime; a timestamp without offset is UTC."""
+    return _utc(moment)
 
 
 def _sqlite_stamp(moment: datetime) -> str:
     """SQLite: naive UTC text in SQLAlchemy's DATETIME storage format, so the ORM reads
     these rows back exactly as rows it wrote itself."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(" ", "microseconds")
+    return _utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc(moment: datetime) -> datetime:
+    """The moment in UTC, held to the years 1-9999: a file's `0001-01-01T00:00:00+01:00`
+    (.NET's MinValue in a zone east of UTC) falls in year 0 in UTC, which Python cannot
+    hold and PostgreSQL stores but cannot hand back. The column is for sorting and
+    filtering; `data` keeps the timestamp exactly as uploaded."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)

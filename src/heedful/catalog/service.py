@@ -27,7 +27,7 @@ import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import msgspec
@@ -206,13 +206,18 @@ class _Validation:
 
     offset: int
     parallel: bool
+    touched: datetime  # when a chunk last used it: an idle state may make room for another
     seen: SeenIds = field(default_factory=SeenIds)
     rejected: array[int] = field(default_factory=lambda: array("q"))
 
 
 _validations: dict[int, _Validation] = {}
 _validations_lock = threading.Lock()
-_MAX_VALIDATIONS = 8  # states of abandoned uploads are dropped, oldest first
+# At most this many validations in one process's memory (each up to ~40 MB). Another
+# upload waits for a slot: evicting a state in use would restart that validation, and with
+# one upload more than slots, round-robin chunks would restart every upload forever. A
+# state idle for TAKEOVER_AFTER is abandoned (its upload went to another process) and goes.
+_MAX_VALIDATIONS = 8
 
 
 def process_chunk(
@@ -223,7 +228,7 @@ def process_chunk(
         return  # already finished (a retried or duplicate job): nothing to do
     if upload.phase == "validate":
         state = _validation_for(upload, clock)
-        if state is None:  # another live worker holds it: let that one carry on
+        if state is None:  # another live worker holds it, or no slot here yet: wait
             _enqueue_next(session, clock, upload, processing, delay=timedelta(seconds=1))
             return
         _validate_chunk(upload, state, clock, processing)
@@ -258,25 +263,37 @@ def _validation_for(upload: CatalogUpload, clock: Clock) -> _Validation | None:
     that matches the checkpoint; None while another live process holds the state."""
     with _validations_lock:
         state = _validations.get(upload.id)
+    now = clock.now()
     if state is not None and state.offset == upload.offset:
+        state.touched = now
         return state
     mid_file = upload.offset > 0 and upload.processed_by not in (None, _THIS_PROCESS)
-    if mid_file and clock.now() - upload.updated_at < TAKEOVER_AFTER:
+    if mid_file and now - upload.updated_at < TAKEOVER_AFTER:
         return None
-    return _restart_validation(upload)
+    return _restart_validation(upload, now)
 
 
-def _restart_validation(upload: CatalogUpload) -> _Validation:
+def _restart_validation(upload: CatalogUpload, now: datetime) -> _Validation | None:
+    """A fresh state from line 1, or None while every slot holds a validation in use."""
+    state = _Validation(0, (upload.size_bytes or 0) >= PARALLEL_MIN_BYTES, now)
+    with _validations_lock:
+        if upload.id not in _validations and not _make_room(now):
+            return None
+        _validations[upload.id] = state
     upload.offset, upload.line_num = 0, 0
     upload.products_received = upload.products_processed = 0
     upload.errors, upload.rejected_lines = {}, None
     upload.processed_by = _THIS_PROCESS
-    state = _Validation(0, (upload.size_bytes or 0) >= PARALLEL_MIN_BYTES)
-    with _validations_lock:
-        _validations[upload.id] = state
-        while len(_validations) > _MAX_VALIDATIONS:
-            del _validations[next(iter(_validations))]
     return state
+
+
+def _make_room(now: datetime) -> bool:
+    """Drop idle states if need be; whether a slot is free (call with the lock held)."""
+    if len(_validations) >= _MAX_VALIDATIONS:
+        for upload_id, state in list(_validations.items()):
+            if now - state.touched >= TAKEOVER_AFTER:
+                del _validations[upload_id]
+    return len(_validations) < _MAX_VALIDATIONS
 
 
 def _forget_validation(upload_id: int) -> None:

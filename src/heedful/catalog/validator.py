@@ -77,7 +77,11 @@ Id = Annotated[str, Meta(min_length=1, max_length=256)]
 Name = Annotated[str, Meta(max_length=256)]
 # Patterns are checked after decoding (see the module doc): only lengths are declared here.
 Url = Annotated[str, Meta(max_length=2048)]
-Position = Annotated[int, Meta(ge=0)]
+# Upper bounds are what the database columns hold (a variant's position is a 32-bit
+# integer, its inventory a 64-bit one): a bigger number is reported here, not left to fail
+# every retry of the ingestion chunk holding it.
+Position = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+Quantity = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 Amount = Annotated[str, Meta(max_length=64)]
 Categories = Annotated[list[Annotated[str, Meta(max_length=750)]], Meta(max_length=100)]
 Tags = Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=250)]
@@ -125,7 +129,7 @@ class Variant(Struct, frozen=True, gc=False, omit_defaults=True):
     availableForPurchase: bool
     prices: Annotated[list[Price], Meta(min_length=1, max_length=50)]
     position: Position | None = None
-    inventoryQuantity: int | None = None
+    inventoryQuantity: Quantity | None = None
     productOptionValues: Annotated[list[ProductOptionValue], Meta(max_length=25)] | None = None
     attributes: Annotated[list[Attribute], Meta(max_length=100)] | None = None
 
@@ -220,13 +224,39 @@ def check_line(raw: bytes, line_num: int, now: datetime | None = None) -> Produc
 
 def _decode(raw: bytes, line_num: int) -> Product | CatalogError:
     try:
-        return _decoder.decode(raw)
+        product = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         return _classify(exc, line_num)
     except msgspec.DecodeError as exc:
         return CatalogError(ErrorType.INVALID_JSON, f"invalid JSON: {exc}", line_num)
     except UnicodeDecodeError as exc:
         return CatalogError(ErrorType.INVALID_ENCODING, f"not UTF-8: {exc.reason}", line_num)
+    if b"\\u0000" in raw:  # rare (one C search per line): only then look closer
+        return _nul_in(msgspec.to_builtins(product), "", line_num) or product
+    return product
+
+
+def _nul_in(value: Any, where: str, line_num: int) -> CatalogError | None:
+    """An error for the first string holding U+0000: PostgreSQL text cannot store it, so a
+    line passed with one would fail every retry of its ingestion chunk."""
+    if isinstance(value, str):
+        if "\x00" not in value:
+            return None
+        return CatalogError(
+            ErrorType.INVALID_ENCODING,
+            f"a string holds the NUL character U+0000 (field `{where or '$'}`)",
+            line_num,
+        )
+    items: Iterable[tuple[str, Any]] = ()
+    if isinstance(value, dict):
+        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+    for path, item in items:
+        error = _nul_in(item, path, line_num)
+        if error is not None:
+            return error
+    return None
 
 
 # A pattern per kind, and the same pattern repeated over newline-joined strings: one regex
