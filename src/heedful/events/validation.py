@@ -38,9 +38,10 @@ def occurred_at(value: str | None, received_at: datetime, field: str = "occurred
         fraction = "." + digits[:6].ljust(6, "0")
     try:
         parsed = datetime.fromisoformat(f"{date}T{time}{fraction}{offset}")
-    except ValueError as exc:
+        # Raises OverflowError when the offset moves the moment out of years 1-9999.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidRequest(f"`{field}` is not a valid date-time: {exc}") from exc
-    return parsed.astimezone(UTC)
 
 
 def event_type(value: str, field: str = "type") -> str:
