@@ -232,6 +232,14 @@ BAD_CUSTOM: list[tuple[dict[str, Any], str]] = [
         "`occurredAt` is not a valid",
     ),
     ({"type": "t", "externalEventId": "", "user": USER}, "`externalEventId` must not be empty"),
+    # NUL fits SQLite but no PostgreSQL text column: refused on both.
+    ({"type": "a\x00b", "user": USER}, "`type` must not contain NUL"),
+    ({"type": "t", "externalEventId": "e\x00", "user": USER}, "`externalEventId` must not"),
+    ({"type": "t", "user": {"email": "a\x00b@x.co"}}, "`user.email` must not contain NUL"),
+    (
+        {"type": "t", "user": {**USER, "externalIdentifiers": {"clientUserId": "c\x00"}}},
+        "`user.externalIdentifiers.clientUserId` must not contain NUL",
+    ),
     ({"type": 7, "user": USER}, "(field `type`)"),
 ]
 

@@ -173,6 +173,13 @@ BAD: list[tuple[Any, str]] = [
         "`name` (field `customIdentifiers[0]`)",
     ),
     ({"phone": "+13115552368", "clientUserId": ""}, "`clientUserId` must not be empty"),
+    # NUL fits SQLite but no PostgreSQL text column: refused on both.
+    ({"phone": "+13115552368", "clientUserId": "a\x00"}, "`clientUserId` must not contain NUL"),
+    ({"email": "a\x00b@example.com"}, "`email` must not contain NUL"),
+    (
+        {"phone": "+13115552368", "customIdentifiers": [{"name": "n", "value": "v\x00"}]},
+        "`customIdentifiers[0].value` must not contain NUL",
+    ),
 ]
 
 
