@@ -236,6 +236,11 @@ BAD_CUSTOM: list[tuple[dict[str, Any], str]] = [
     ({"type": "a\x00b", "user": USER}, "`type` must not contain NUL"),
     ({"type": "t", "externalEventId": "e\x00", "user": USER}, "`externalEventId` must not"),
     ({"type": "t", "user": {"email": "a\x00b@x.co"}}, "`user.email` must not contain NUL"),
+    # 312 characters, but 612 once lowercased ("İ" lowercases to two): too long to store.
+    (
+        {"type": "t", "user": {"email": "İ" * 300 + "@example.com"}},
+        "`user.email` must be at most 320 characters",
+    ),
     (
         {"type": "t", "user": {**USER, "externalIdentifiers": {"clientUserId": "c\x00"}}},
         "`user.externalIdentifiers.clientUserId` must not contain NUL",

@@ -75,7 +75,14 @@ def email(value: str, field: str, max_length: int = MAX_EMAIL_LENGTH) -> Identif
     _check_no_nul(value, field)
     if not _EMAIL.fullmatch(value):
         raise InvalidRequest(f"`{field}` is not a valid email address")
-    return Identifier(EMAIL, value.lower())
+    lowered = value.lower()
+    # Lowercasing can lengthen a string ("İ" becomes two characters); the stored form must
+    # still fit the column.
+    if len(lowered) > MAX_EMAIL_LENGTH:
+        raise InvalidRequest(
+            f"`{field}` must be at most {MAX_EMAIL_LENGTH} characters once lowercased"
+        )
+    return Identifier(EMAIL, lowered)
 
 
 def plain(kind: str, value: str, field: str) -> Identifier:
