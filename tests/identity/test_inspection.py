@@ -85,6 +85,18 @@ async def test_admin_user_lookups_refuse_bad_queries(client: httpx.AsyncClient) 
     assert_error_shape(await client.get("/admin/users", params={"phone": "+13115552368"}), 401)
 
 
+async def test_admin_user_lookups_refuse_non_ascii_digits(client: httpx.AsyncClient) -> None:
+    # "²" passes str.isdigit(), but int() refuses it.
+    phone = {"phone": "+13115552368"}
+    assert_error_shape(await client.get("/admin/users/²/events", headers=ADMIN), 404)
+    assert_error_shape(
+        await client.get("/admin/users/1/events", params={"limit": "²"}, headers=ADMIN), 400
+    )
+    for query in ({"events": "²"}, {"company": "²"}):
+        response = await client.get("/admin/users", params={**phone, **query}, headers=ADMIN)
+        assert_error_shape(response, 400)
+
+
 async def test_admin_lookup_can_be_narrowed_to_a_company(
     client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
 ) -> None:
