@@ -132,6 +132,20 @@ async def test_cli_users_show_prints_identifiers_attributes_and_events(
     assert len(user["latestEvents"]) == 1
 
 
+async def test_cli_users_show_prints_unicode_attribute_values_as_sent(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], heedful_cli: Callable[[str], Result]
+) -> None:
+    body = {"properties": {"city": "Zürich 東京"}, "user": {"phone": USER["phone"]}}
+    assert (
+        await client.post("/v1/attributes/custom", json=body, headers=dev_headers)
+    ).status_code == 200
+
+    shown = heedful_cli("users show --phone +13115552368")
+
+    assert shown.exit_code == 0, shown.output
+    assert '"Zürich 東京"' in shown.stdout
+
+
 def test_cli_users_show_fails_cleanly(heedful_cli: Callable[[str], Result]) -> None:
     missing = heedful_cli("users show --phone +13115552368")
     invalid = heedful_cli("users show --phone 555")
