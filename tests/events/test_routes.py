@@ -222,7 +222,29 @@ BAD_CUSTOM: list[tuple[dict[str, Any], str]] = [
         {"type": "t", "occurredAt": "2021-03-30T14:38:29", "user": USER},
         "`occurredAt` must be an RFC 3339",
     ),
+    # Valid RFC 3339, but in UTC before year 1 or after year 9999.
+    (
+        {"type": "t", "occurredAt": "9999-12-31T23:59:59-23:59", "user": USER},
+        "`occurredAt` is not a valid",
+    ),
+    (
+        {"type": "t", "occurredAt": "0001-01-01T00:00:00+23:59", "user": USER},
+        "`occurredAt` is not a valid",
+    ),
     ({"type": "t", "externalEventId": "", "user": USER}, "`externalEventId` must not be empty"),
+    # NUL fits SQLite but no PostgreSQL text column: refused on both.
+    ({"type": "a\x00b", "user": USER}, "`type` must not contain NUL"),
+    ({"type": "t", "externalEventId": "e\x00", "user": USER}, "`externalEventId` must not"),
+    ({"type": "t", "user": {"email": "a\x00b@x.co"}}, "`user.email` must not contain NUL"),
+    # 312 characters, but 612 once lowercased ("İ" lowercases to two): too long to store.
+    (
+        {"type": "t", "user": {"email": "İ" * 300 + "@example.com"}},
+        "`user.email` must be at most 320 characters",
+    ),
+    (
+        {"type": "t", "user": {**USER, "externalIdentifiers": {"clientUserId": "c\x00"}}},
+        "`user.externalIdentifiers.clientUserId` must not contain NUL",
+    ),
     ({"type": 7, "user": USER}, "(field `type`)"),
 ]
 

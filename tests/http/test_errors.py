@@ -89,6 +89,23 @@ async def test_invalid_body_is_400_naming_the_field(
     assert f"`{field}`" in str(error["message"])
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/events/custom", "/v1/attributes/custom", "/v1/identity-resolution/user-identifiers"],
+)
+async def test_deeply_nested_json_is_400(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], path: str
+) -> None:
+    # Well under the body limit, but deeper than the decoder recurses.
+    nested = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    body = b'{"type":"t","user":{"phone":"+13115552368"},"properties":' + nested + b"}"
+
+    response = await client.post(path, headers=dev_headers, content=body)
+
+    error = assert_error_shape(response, 400)
+    assert "nested too deeply" in str(error["message"])
+
+
 async def test_body_over_the_limit_is_413(runtime: Runtime) -> None:
     settings = runtime.settings.model_copy(update={"max_body_bytes": 64})
     app = create_app(settings, Runtime(settings, runtime.db, runtime.clock, runtime.jobs))

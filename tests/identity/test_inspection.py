@@ -85,6 +85,18 @@ async def test_admin_user_lookups_refuse_bad_queries(client: httpx.AsyncClient) 
     assert_error_shape(await client.get("/admin/users", params={"phone": "+13115552368"}), 401)
 
 
+async def test_admin_user_lookups_refuse_non_ascii_digits(client: httpx.AsyncClient) -> None:
+    # "²" passes str.isdigit(), but int() refuses it.
+    phone = {"phone": "+13115552368"}
+    assert_error_shape(await client.get("/admin/users/²/events", headers=ADMIN), 404)
+    assert_error_shape(
+        await client.get("/admin/users/1/events", params={"limit": "²"}, headers=ADMIN), 400
+    )
+    for query in ({"events": "²"}, {"company": "²"}):
+        response = await client.get("/admin/users", params={**phone, **query}, headers=ADMIN)
+        assert_error_shape(response, 400)
+
+
 async def test_admin_lookup_can_be_narrowed_to_a_company(
     client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
 ) -> None:
@@ -118,6 +130,20 @@ async def test_cli_users_show_prints_identifiers_attributes_and_events(
     assert "Latest events (3 of 3)" in shown.stdout
     [user] = json.loads(as_json.stdout)
     assert len(user["latestEvents"]) == 1
+
+
+async def test_cli_users_show_prints_unicode_attribute_values_as_sent(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], heedful_cli: Callable[[str], Result]
+) -> None:
+    body = {"properties": {"city": "Zürich 東京"}, "user": {"phone": USER["phone"]}}
+    assert (
+        await client.post("/v1/attributes/custom", json=body, headers=dev_headers)
+    ).status_code == 200
+
+    shown = heedful_cli("users show --phone +13115552368")
+
+    assert shown.exit_code == 0, shown.output
+    assert '"Zürich 東京"' in shown.stdout
 
 
 def test_cli_users_show_fails_cleanly(heedful_cli: Callable[[str], Result]) -> None:

@@ -173,6 +173,13 @@ BAD: list[tuple[Any, str]] = [
         "`name` (field `customIdentifiers[0]`)",
     ),
     ({"phone": "+13115552368", "clientUserId": ""}, "`clientUserId` must not be empty"),
+    # NUL fits SQLite but no PostgreSQL text column: refused on both.
+    ({"phone": "+13115552368", "clientUserId": "a\x00"}, "`clientUserId` must not contain NUL"),
+    ({"email": "a\x00b@example.com"}, "`email` must not contain NUL"),
+    (
+        {"phone": "+13115552368", "customIdentifiers": [{"name": "n", "value": "v\x00"}]},
+        "`customIdentifiers[0].value` must not contain NUL",
+    ),
 ]
 
 
@@ -191,6 +198,23 @@ async def test_bad_identify_requests_are_400(
     assert message in error["message"]  # type: ignore[operator]
     with runtime.db.transaction() as session:
         assert session.scalars(select(User)).all() == []
+
+
+async def test_identify_may_name_more_identifiers_than_a_statement_takes_parameters(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
+) -> None:
+    # PostgreSQL takes at most 65535 parameters per statement; this body is about 2 MB.
+    count = 66_000
+    many = [{"name": "n", "value": str(number)} for number in range(count)]
+
+    response = await client.post(
+        PATH, json={"phone": "+13115552368", "customIdentifiers": many}, headers=dev_headers
+    )
+
+    assert response.status_code == 202
+    company_id = dev_company(runtime)
+    last = Identifier(ident.CUSTOM, str(count - 1), "n")
+    assert owner(runtime, company_id, last) == owner(runtime, company_id, EACH_KIND[0])
 
 
 async def test_two_custom_identifiers_need_nothing_else(

@@ -47,6 +47,9 @@ def attribute_write(company_id: int, body: CustomAttributesRequest) -> Attribute
             raise InvalidRequest(
                 f"`properties` attribute names must be at most {MAX_NAME_LENGTH} characters"
             )
+        if "\x00" in name:
+            # SQLite stores NUL, but no PostgreSQL text column can: refused on both.
+            raise InvalidRequest("`properties` attribute names must not contain NUL (U+0000)")
         if isinstance(value, list):
             raise InvalidRequest(f"`{field}` must not be an array")
         if isinstance(value, dict):

@@ -62,7 +62,9 @@ def _print_user(user: dict[str, Any]) -> None:
         attributes = Table("attribute", "type", "value", title="Attributes", title_justify="left")
         for name, attribute in user["attributes"].items():
             attributes.add_row(
-                Text(name), Text(attribute["type"]), Text(json.dumps(attribute["value"]))
+                Text(name),
+                Text(attribute["type"]),
+                Text(json.dumps(attribute["value"], ensure_ascii=False)),
             )
         console.print(attributes)
     title = f"Latest events ({len(user['latestEvents'])} of {user['eventCount']})"

@@ -38,14 +38,16 @@ def occurred_at(value: str | None, received_at: datetime, field: str = "occurred
         fraction = "." + digits[:6].ljust(6, "0")
     try:
         parsed = datetime.fromisoformat(f"{date}T{time}{fraction}{offset}")
-    except ValueError as exc:
+        # Raises OverflowError when the offset moves the moment out of years 1-9999.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidRequest(f"`{field}` is not a valid date-time: {exc}") from exc
-    return parsed.astimezone(UTC)
 
 
 def event_type(value: str, field: str = "type") -> str:
     if not value.strip():
         raise InvalidRequest(f"`{field}` must not be empty")
+    no_nul(value, field)
     if TYPE_FORBIDDEN.isdisjoint(value):  # the usual case, without building a set
         return value
     bad = sorted(set(value) & TYPE_FORBIDDEN)
@@ -70,4 +72,12 @@ def external_event_id(value: str | None, field: str = "externalEventId") -> str 
         raise InvalidRequest(f"`{field}` must not be empty")
     if len(value) > MAX_EXTERNAL_EVENT_ID:
         raise InvalidRequest(f"`{field}` must be at most {MAX_EXTERNAL_EVENT_ID} characters")
+    no_nul(value, field)
     return value
+
+
+def no_nul(value: str, field: str) -> None:
+    """SQLite stores NUL, but no PostgreSQL text column can: refused on both, as a 400.
+    (JSON columns take it, escaped as \\u0000: properties and items may hold it.)"""
+    if "\x00" in value:
+        raise InvalidRequest(f"`{field}` must not contain NUL (U+0000)")

@@ -196,6 +196,9 @@ def decode_body(body: bytes, decode: Callable[[bytes], S]) -> S:
         raise InvalidRequest(f"Invalid request body: {describe_validation_error(exc)}") from exc
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Malformed JSON body: {exc}") from exc
+    except RecursionError as exc:
+        # msgspec recurses once per level of nesting, even through fields it skips.
+        raise InvalidRequest("Malformed JSON body: nested too deeply") from exc
 
 
 def describe_validation_error(exc: msgspec.ValidationError) -> str:

@@ -33,7 +33,7 @@ async def find_users(request: Request, runtime: Runtime) -> Response:
 async def user_events(request: Request, runtime: Runtime) -> Response:
     """The latest events of user `id` (`?limit=`, `?kind=`)."""
     raw = request.path_params["user_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not _digits(raw) or len(raw) > 18:
         raise NotFound(f"No user {raw}")
     limit = _limit("limit", request.query_params.get("limit"), 50)
     kind = request.query_params.get("kind")
@@ -43,7 +43,7 @@ async def user_events(request: Request, runtime: Runtime) -> Response:
 def _company(raw: str | None) -> int | None:
     if raw is None:
         return None
-    number = ids.COMPANY.decode(raw) or (int(raw) if raw.isdigit() and len(raw) < 19 else None)
+    number = ids.COMPANY.decode(raw) or (int(raw) if _digits(raw) and len(raw) < 19 else None)
     if number is None:
         raise InvalidRequest("`company` must be a company id")
     return number
@@ -52,9 +52,14 @@ def _company(raw: str | None) -> int | None:
 def _limit(name: str, raw: str | None, default: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _digits(raw) or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest(f"`{name}` must be a whole number from 1 to {MAX_LIMIT}")
     return int(raw)
+
+
+def _digits(raw: str) -> bool:
+    # Not str.isdigit() alone: it accepts "²", which int() refuses.
+    return raw.isascii() and raw.isdigit()
 
 
 routes = [

@@ -72,9 +72,17 @@ def email(value: str, field: str, max_length: int = MAX_EMAIL_LENGTH) -> Identif
     """An email address, lowercased: emails are compared case-insensitively."""
     if len(value) > max_length:
         raise InvalidRequest(f"`{field}` must be at most {max_length} characters")
+    _check_no_nul(value, field)
     if not _EMAIL.fullmatch(value):
         raise InvalidRequest(f"`{field}` is not a valid email address")
-    return Identifier(EMAIL, value.lower())
+    lowered = value.lower()
+    # Lowercasing can lengthen a string ("İ" becomes two characters); the stored form must
+    # still fit the column.
+    if len(lowered) > MAX_EMAIL_LENGTH:
+        raise InvalidRequest(
+            f"`{field}` must be at most {MAX_EMAIL_LENGTH} characters once lowercased"
+        )
+    return Identifier(EMAIL, lowered)
 
 
 def plain(kind: str, value: str, field: str) -> Identifier:
@@ -97,6 +105,13 @@ def _check_text(value: str, field: str) -> None:
         raise InvalidRequest(f"`{field}` must not be empty")
     if len(value) > MAX_IDENTIFIER_LENGTH:
         raise InvalidRequest(f"`{field}` must be at most {MAX_IDENTIFIER_LENGTH} characters")
+    _check_no_nul(value, field)
+
+
+def _check_no_nul(value: str, field: str) -> None:
+    # SQLite stores NUL, but no PostgreSQL text column can: refused on both, as a 400.
+    if "\x00" in value:
+        raise InvalidRequest(f"`{field}` must not contain NUL (U+0000)")
 
 
 def from_event_user(user: EventUser, field: str = "user") -> tuple[Identifier, ...]:

@@ -20,6 +20,10 @@ _OWNERS_SQL = (
     "WHERE company_id = {mark} AND value IN ({marks})"
 )
 
+# Values per owners query: PostgreSQL takes at most 65535 parameters in a statement, and one
+# request (up to the body limit) can name more identifiers than that.
+OWNER_VALUES_PER_QUERY = 10_000
+
 
 def _owners_sql(dialect: str, count: int) -> str:
     mark = "%s" if dialect == "postgresql" else "?"
@@ -35,14 +39,16 @@ def owners(
         return {}
     values = sorted({item.value for item in wanted})
     connection = session.connection()
-    sql = _owners_sql(connection.dialect.name, len(values))
-    found: dict[Identifier, int] = {}
+    rows: list[tuple[str, str, str, int]] = []
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, (company_id, *values))
-        rows = cursor.fetchall()
+        for start in range(0, len(values), OWNER_VALUES_PER_QUERY):
+            chunk = values[start : start + OWNER_VALUES_PER_QUERY]
+            cursor.execute(_owners_sql(connection.dialect.name, len(chunk)), (company_id, *chunk))
+            rows.extend(cursor.fetchall())
     finally:
         cursor.close()
+    found: dict[Identifier, int] = {}
     for kind, value, name, user_id in rows:
         key = Identifier(kind, value, name)
         if key in wanted:
