@@ -222,6 +222,15 @@ BAD_CUSTOM: list[tuple[dict[str, Any], str]] = [
         {"type": "t", "occurredAt": "2021-03-30T14:38:29", "user": USER},
         "`occurredAt` must be an RFC 3339",
     ),
+    # In range as written, but not once moved to UTC (Python's datetime ends at years 1, 9999).
+    (
+        {"type": "t", "occurredAt": "0001-01-01T00:00:00+01:00", "user": USER},
+        "`occurredAt` is not a valid",
+    ),
+    (
+        {"type": "t", "occurredAt": "9999-12-31T23:59:59-01:00", "user": USER},
+        "`occurredAt` is not a valid",
+    ),
     ({"type": "t", "externalEventId": "", "user": USER}, "`externalEventId` must not be empty"),
     ({"type": 7, "user": USER}, "(field `type`)"),
 ]

@@ -38,9 +38,11 @@ def occurred_at(value: str | None, received_at: datetime, field: str = "occurred
         fraction = "." + digits[:6].ljust(6, "0")
     try:
         parsed = datetime.fromisoformat(f"{date}T{time}{fraction}{offset}")
-    except ValueError as exc:
+        # Year 1 east of UTC (or 9999 west of it) is a valid date-time whose UTC moment falls
+        # outside what Python's datetime can hold.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidRequest(f"`{field}` is not a valid date-time: {exc}") from exc
-    return parsed.astimezone(UTC)
 
 
 def event_type(value: str, field: str = "type") -> str:
