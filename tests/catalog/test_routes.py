@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,59 @@ async def test_duplicate_ids_across_chunks_are_reported_and_not_ingested(
     assert "line 2" in final["errors"][0]["errorMessage"]
     assert final["productsProcessed"] == 7
     assert count(runtime, CatalogProduct) == 7
+
+
+def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = data
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+
+    return change
+
+
+# Values SQLite stores but PostgreSQL refuses (text cannot hold NUL; `position` is INTEGER,
+# `inventoryQuantity` BIGINT): the ingest job failed on PostgreSQL until it was dead, and the
+# upload stayed `validated` with none of its products saved.
+UNSTORABLE = [
+    ("name", "Nasa\u0000Shirt", ErrorType.INVALID_ENCODING, "`name`"),
+    ("variants.1.name", "M\u0000", ErrorType.INVALID_ENCODING, "`variants[1].name`"),
+    ("variants.0.position", 2**31, ErrorType.VALUE_OUT_OF_RANGE, "variants[0].position"),
+    (
+        "variants.0.inventoryQuantity",
+        2**63,
+        ErrorType.VALUE_OUT_OF_RANGE,
+        "variants[0].inventoryQuantity",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "error_type", "named"), UNSTORABLE)
+async def test_values_the_database_cannot_store_are_line_errors(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    path: str,
+    value: object,
+    error_type: str,
+    named: str,
+) -> None:
+    upload = await start(client, dev_headers)
+    await client.put(
+        upload_path(upload), content=ndjson([product(1), product(2, _set(path, value))])
+    )
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == "completed"
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [(error_type, 2)]
+    assert named in final["errors"][0]["errorMessage"]
+    assert (final["productsReceived"], final["productsProcessed"]) == (2, 1)
+    assert count(runtime, CatalogProduct) == 1
 
 
 async def test_a_crash_mid_ingest_retries_the_chunk_without_duplicating(

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
+from heedful.core import nul
 from heedful.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
@@ -28,9 +29,6 @@ from heedful.runtime import Runtime
 P = ParamSpec("P")
 T = TypeVar("T")
 S = TypeVar("S")
-NUL = "\x00"
-# In JSON a NUL can only arrive escaped: this byte search keeps the walk off the usual path.
-_ESCAPED_NUL = b"\\u0000"
 
 
 class PublicRequest:
@@ -210,39 +208,20 @@ def refuse_nul(body: bytes) -> None:
 
     PostgreSQL's text types cannot store U+0000 (SQLite's can), so such a string passed every
     check and failed the INSERT or SELECT: a 500 on PostgreSQL only."""
-    if _ESCAPED_NUL not in body:
+    if not nul.maybe_in_json(body):
         return
-    where = _nul_path(msgspec.json.decode(body), "")
+    where = nul.path_in(msgspec.json.decode(body))
     if where is not None:
         raise InvalidRequest(f"`{where or 'body'}` must not contain NUL characters (\\u0000)")
-
-
-def _nul_path(value: object, path: str) -> str | None:
-    """The field path of the first string under `value` holding a NUL (a key: its object)."""
-    if isinstance(value, str):
-        return path if NUL in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if NUL in key:
-                return path
-            found = _nul_path(item, f"{path}.{key}" if path else key)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
 
 
 def refuse_nul_parameters(request: Request) -> None:
     """`refuse_nul` for the query (400 naming the parameter) and the path (a path with a NUL
     names nothing: 404)."""
-    if any(NUL in value for value in request.path_params.values() if isinstance(value, str)):
+    if any(nul.NUL in value for value in request.path_params.values() if isinstance(value, str)):
         raise NotFound()
     for name, value in request.query_params.multi_items():
-        if NUL in value:
+        if nul.NUL in value:
             raise InvalidRequest(f"Query parameter `{name}` must not contain NUL characters")
 
 
