@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -388,3 +389,23 @@ async def test_admin_lists_and_shows_a_companys_products(
         400,
     )
     assert_error_shape(await client.get(f"/admin/catalog/products?company={company}"), 401)
+
+
+@pytest.mark.parametrize("after", ["9" * 20, "\u00b2"])
+async def test_an_admin_cursor_this_server_cannot_have_returned_is_400(
+    client: httpx.AsyncClient, dev: DevelopmentSetup, after: str
+) -> None:
+    """Past 64 bits the number overflowed SQLite's integer binding (a 500 there only); a
+    superscript digit passes `isdigit` but not `int`."""
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    company = ids.COMPANY.encode(dev.company.id)
+    cursor = base64.urlsafe_b64encode(f"p:{after}".encode()).decode().rstrip("=")
+
+    response = await client.get(
+        f"/admin/catalog/products?company={company}&cursor={cursor}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+
+    assert_error_shape(response, 400)

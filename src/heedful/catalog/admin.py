@@ -46,9 +46,16 @@ def _cursor(request: Request) -> int:
         value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         value = ""
-    if not value.startswith("p:") or not value[2:].isdigit() or len(value) > 24:
+    number = value[2:]
+    # At most 18 ASCII digits: a larger number overflows the databases' 64-bit integers (a
+    # 500), and `isdigit` alone also passes digits `int` refuses, like "²".
+    if (
+        not value.startswith("p:")
+        or not (number.isascii() and number.isdigit())
+        or len(number) > 18
+    ):
         raise InvalidRequest("Query parameter `cursor` is not a cursor this server returned")
-    return int(value[2:])
+    return int(number)
 
 
 def _encode_cursor(after: int) -> str:
