@@ -220,6 +220,10 @@ UNSTORABLE = [
     ("name", "Nasa\u0000Shirt", ErrorType.INVALID_ENCODING, "`name`"),
     ("variants.1.name", "M\u0000", ErrorType.INVALID_ENCODING, "`variants[1].name`"),
     ("variants.0.position", 2**31, ErrorType.VALUE_OUT_OF_RANGE, "variants[0].position"),
+    # Valid as written, but its UTC moment falls outside years 1-9999: SQLite's row builder
+    # could not convert it, and PostgreSQL stored a year it could not hand back.
+    ("lastUpdated", "0001-01-01T00:00:00+01:00", ErrorType.INVALID_TIMESTAMP, "`lastUpdated`"),
+    ("lastUpdated", "9999-12-31T23:00:00-01:00", ErrorType.INVALID_TIMESTAMP, "`lastUpdated`"),
     (
         "variants.0.inventoryQuantity",
         2**63,

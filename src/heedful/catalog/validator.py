@@ -312,6 +312,10 @@ def _pattern_fields(product: Product, kind: str) -> Iterator[tuple[str, str]]:
 def _cross_check(
     product: Product, prices: list[Price], line_num: int, now: datetime | None
 ) -> CatalogError | None:
+    if product.lastUpdated.year in _EDGE_YEARS:
+        error = _check_last_updated(product.lastUpdated, line_num)
+        if error is not None:
+            return error
     variant_ids = [variant.id for variant in product.variants]
     known = set(variant_ids)
     if len(known) != len(variant_ids):
@@ -324,6 +328,25 @@ def _cross_check(
     for index, image in enumerate(product.images or ()):
         if image.variantIds and not known.issuperset(image.variantIds):
             return _unknown_variant(image.variantIds, known, index, line_num)
+    return None
+
+
+# `lastUpdated` is stored as a timestamp: in these years one with an offset may fall outside
+# years 1-9999 in UTC, which Python cannot convert and PostgreSQL stores but cannot hand back.
+_EDGE_YEARS = frozenset({1, 9999})
+
+
+def _check_last_updated(moment: datetime, line_num: int) -> CatalogError | None:
+    if moment.tzinfo is None:
+        return None  # read as UTC: nothing moves
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return CatalogError(
+            ErrorType.INVALID_TIMESTAMP,
+            "lastUpdated must fall within years 1-9999 in UTC (field `lastUpdated`)",
+            line_num,
+        )
     return None
 
 
@@ -714,11 +737,14 @@ def _all_match(kind: str, values: set[str]) -> bool:
 
 
 def _cross_hold(decoded: _Decoded, now: datetime | None) -> bool:
-    """True only if no product repeats a variant id, every image names only its own
+    """True only if no `lastUpdated` is in year 1 or 9999, no product repeats a variant id,
+    every image names only its own
     product's variants and (when `now` is given) no price carries an expiration time to
     check. Variants and image references are keyed by line, so one set comparison checks
     the whole block."""
     products = decoded.products
+    if not _EDGE_YEARS.isdisjoint([product.lastUpdated.year for product in products]):
+        return False
     tags = decoded.variant_tags()
     owned = set(zip(tags, [v.id for product in products for v in product.variants], strict=True))
     if len(owned) != len(tags):
