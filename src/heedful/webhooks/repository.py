@@ -99,8 +99,10 @@ def deliveries(
 
 def delivery_by_public_id(session: Session, public_id: str) -> WebhookDelivery | None:
     # Unscoped on purpose: operator tooling (redeliver) addresses deliveries by their global id.
+    # Locked: redeliver checks the state, then writes it; without the lock two at once on
+    # PostgreSQL both saw the finished state (SQLite runs one writer at a time).
     stmt = select(WebhookDelivery).where(WebhookDelivery.public_id == public_id)
-    return session.scalars(stmt).first()
+    return session.scalars(stmt.with_for_update()).first()
 
 
 def attempts_of(
