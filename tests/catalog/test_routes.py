@@ -462,3 +462,32 @@ async def test_more_uploads_validating_at_once_than_states_kept_all_finish(
     assert [(f["status"], f["productsProcessed"]) for f in finals] == [("completed", 9)] * len(
         uploads
     )
+
+
+async def test_admin_shows_variants_by_position_with_unpositioned_ones_last(
+    client: httpx.AsyncClient,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    worker: Worker,
+) -> None:
+    """NULLs sort first on SQLite and last on PostgreSQL: the order must not depend on it."""
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    def positions(data: dict[str, Any]) -> None:
+        for variant, position in zip(data["variants"], [None, 1, 0], strict=True):
+            variant.pop("position", None)
+            if position is not None:
+                variant["position"] = position
+
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=ndjson([product(1, positions)]))
+    worker.run_until_idle()
+    company = ids.COMPANY.encode(dev.company.id)
+
+    one = await client.get(
+        f"/admin/catalog/products/PD-1?company={company}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+
+    assert [v["id"] for v in one.json()["variants"]] == ["VD-236-1", "VD-235-1", "VD-234-1"]

@@ -147,6 +147,9 @@ async def test_the_redirect_keeps_the_uris_own_query_and_omits_a_missing_state(
          "`client_id` is given more than once"),
         ("client_id={id}&redirect_uri=https://app.example/callback&scope=events:write"
          "&response_type=token", "only &#39;code&#39;"),
+        # PostgreSQL cannot compare text with a NUL in it: the client_id lookup was a 500.
+        ("client_id=a%00b&redirect_uri=https://app.example/callback&scope=events:write",
+         "`client_id` must not contain NUL characters"),
     ],
 )  # fmt: skip
 async def test_bad_requests_get_an_error_page_never_a_redirect(

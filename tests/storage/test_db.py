@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, make_url, select
 
 from heedful.storage.db import Database
 from heedful.storage.models import Company
+from heedful.storage.models.base import UTCDateTime
 
 
 def test_reads_do_not_wait_for_a_writer(db: Database) -> None:
@@ -73,3 +75,26 @@ def test_a_second_writer_waits_for_the_first_then_proceeds(db: Database) -> None
     thread.join()
 
     assert 0.1 < waited < 5
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment"),
+    [
+        ("America/New_York", datetime(1, 1, 1, tzinfo=UTC)),
+        ("Asia/Tokyo", datetime(9999, 12, 31, 23, 59, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_read_back_whatever_the_servers_time_zone(
+    database_url: str, zone: str, moment: datetime
+) -> None:
+    """PostgreSQL hands timestamptz values over in the session's time zone (the server's
+    default unless set), and one shifted past year 1 or 9999 cannot be read by Python."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        url = url.update_query_dict({"options": f"-c timezone={zone}"})
+    database = Database(url.render_as_string(hide_password=False))
+    try:
+        with database.read() as session:
+            assert session.scalar(select(literal(moment, UTCDateTime()))) == moment
+    finally:
+        database.dispose()

@@ -11,6 +11,7 @@ import pytest
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
 from heedful.webhooks.dispatcher import Dispatcher
+from tests.conftest import ADMIN_TOKEN
 from tests.http.test_errors import assert_error_shape
 from tests.subscriptions.support import (
     EMAIL,
@@ -235,6 +236,21 @@ async def test_inbound_from_an_unknown_phone_is_404_and_bad_input_400(
         "/admin/sms/inbound", json={"from": PHONE}, headers={"Authorization": "Bearer nope"}
     )
     assert_error_shape(no_text, 401)
+
+
+@pytest.mark.parametrize("company", ["9" * 20, "\u00b2"])
+async def test_inbound_to_a_company_number_no_company_can_have_is_404(
+    client: httpx.AsyncClient, dev: DevelopmentSetup, company: str
+) -> None:
+    """A number past 64 bits overflowed SQLite's integer binding (a 500 there only); a
+    superscript digit passes `isdigit` but not `int`."""
+    response = await client.post(
+        "/admin/sms/inbound",
+        json={"from": PHONE, "text": "Y", "company": company},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+
+    assert_error_shape(response, 404)
 
 
 async def test_resubscribing_after_opting_out_is_newly_created(

@@ -146,6 +146,24 @@ def test_only_the_first_2kb_of_the_response_body_is_kept(
     assert attempts(runtime)[0].response_body == "x" * 2048
 
 
+def test_a_response_body_holding_nul_bytes_is_recorded_without_them(
+    runtime: Runtime, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite's can): recording the attempt failed there, so
+    the delivery stayed claimed and was sent again once its lease ran out."""
+    company = make_company(runtime)
+    make_webhook(runtime, company.id, receiver.url())
+    receiver.response_body = b"ok\x00done"
+    emit(runtime, company.id)
+
+    assert dispatcher.run_once() == 1
+
+    [attempt] = attempts(runtime)
+    assert attempt.succeeded and attempt.response_body == "ok\ufffddone"
+    assert deliveries(runtime)[0].state == "succeeded"
+    assert len(receiver.received()) == 1
+
+
 def test_disabled_and_deleted_webhooks_receive_nothing(
     runtime: Runtime, receiver: Receiver, dispatcher: Dispatcher, clock: FrozenClock
 ) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from heedful.cli.main import cli
 from heedful.core.clock import FrozenClock
+from heedful.errors import Conflict
 from heedful.runtime import Runtime
+from heedful.webhooks import service
 from heedful.webhooks.dispatcher import Dispatcher
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import make_company
@@ -94,3 +98,33 @@ def test_cli_lists_shows_the_key_and_the_deliveries(
     assert busy.exit_code == 1 and "still pending" in busy.output
     missing = heedful_cli.invoke(cli, ["webhooks", "show", "nope"])
     assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_a_second_redelivery_at_the_same_time_is_a_conflict(
+    runtime: Runtime, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    """SQLite runs one writer at a time, so the second request saw `pending`; PostgreSQL let
+    both read the finished state before either wrote, and both answered 202."""
+    company = make_company(runtime)
+    make_webhook(runtime, company.id, receiver.url("/x"))
+    emit(runtime, company.id)
+    dispatcher.run_once()
+    [delivery] = deliveries(runtime)
+    outcome: list[str] = []
+
+    def second() -> None:
+        try:
+            with runtime.db.transaction() as session:
+                service.redeliver(session, runtime.clock, delivery.public_id)
+            outcome.append("redelivered")
+        except Conflict:
+            outcome.append("conflict")
+
+    with runtime.db.transaction() as session:
+        service.redeliver(session, runtime.clock, delivery.public_id)
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(0.5)  # let it read (PostgreSQL) or wait for this transaction (SQLite)
+    racer.join(10)
+
+    assert outcome == ["conflict"]

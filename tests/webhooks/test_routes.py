@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from heedful.app import create_app
 from heedful.core import ids
 from heedful.core.clock import FrozenClock
+from heedful.errors import NotFound
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime, build_job_registry
+from heedful.webhooks import service
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import make_tenant
 from tests.http.test_errors import assert_error_shape
@@ -242,3 +246,45 @@ async def test_admin_shows_the_signing_key_and_the_delivery_log(
     assert log.status_code == 200 and log.json() == {"deliveries": []}
     bad = await client.get(f"/admin/webhooks/{made['id']}/deliveries?limit=0", headers=ADMIN)
     assert "`limit`" in str(assert_error_shape(bad, 400)["message"])
+
+
+def test_a_delete_racing_another_delete_or_an_update_is_404(runtime: Runtime) -> None:
+    """SQLite runs one writer at a time, so the second request found the webhook gone; on
+    PostgreSQL both read it first: both deletes answered 204, and an update answered 200
+    and could re-enable the deleted webhook."""
+    company_id = make_tenant(runtime).company.id
+
+    def race(second: Callable[[Session, str], object]) -> list[str]:
+        with runtime.db.transaction() as session:
+            hook = service.create_webhook(
+                session, runtime.clock, company_id, HOOK["url"], HOOK["events"], development=True
+            )
+            public_id = ids.WEBHOOK.encode(hook.id)
+        outcome: list[str] = []
+
+        def run_second() -> None:
+            try:
+                with runtime.db.transaction() as session:
+                    second(session, public_id)
+                outcome.append("done")
+            except NotFound:
+                outcome.append("404")
+
+        with runtime.db.transaction() as session:
+            service.delete_webhook(session, runtime.clock, company_id, public_id)
+            racer = threading.Thread(target=run_second)
+            racer.start()
+            racer.join(0.5)  # let it read (PostgreSQL) or wait for this transaction (SQLite)
+        racer.join(10)
+        return outcome
+
+    def delete(session: Session, public_id: str) -> None:
+        service.delete_webhook(session, runtime.clock, company_id, public_id)
+
+    def enable(session: Session, public_id: str) -> None:
+        service.update_webhook(
+            session, runtime.clock, company_id, public_id, disabled=False, development=True
+        )
+
+    assert race(delete) == ["404"]
+    assert race(enable) == ["404"]

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from heedful.errors import NotFound, Unauthorized
-from heedful.http.operation import bearer_token
+from heedful.http.operation import bearer_token, refuse_nul_parameters
 from heedful.runtime import Runtime
 
 AdminEndpoint = Callable[[Request, Runtime], Awaitable[Response]]
@@ -26,6 +26,7 @@ def admin_only(handler: AdminEndpoint) -> Callable[[Request], Awaitable[Response
         given = bearer_token(request) or ""
         if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
             raise Unauthorized("Unauthorized: admin token required")
+        refuse_nul_parameters(request)
         return await handler(request, runtime)
 
     endpoint.__name__ = handler.__name__

@@ -123,6 +123,13 @@ def variants_of(
     stmt = (
         select(CatalogVariant)
         .where(CatalogVariant.company_id == company_id, CatalogVariant.product_id.in_(product_ids))
-        .order_by(CatalogVariant.product_id, CatalogVariant.position, CatalogVariant.id)
+        # Variants without a position last: spelled out, as NULLs sort first on SQLite and
+        # last on PostgreSQL.
+        .order_by(
+            CatalogVariant.product_id,
+            CatalogVariant.position.is_(None),
+            CatalogVariant.position,
+            CatalogVariant.id,
+        )
     )
     return session.scalars(stmt).all()

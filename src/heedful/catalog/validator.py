@@ -36,6 +36,8 @@ from typing import IO, Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
+from heedful.core import nul
+
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_LINES = 500_000
 MAX_ERRORS_PER_TYPE = 10
@@ -77,11 +79,10 @@ Id = Annotated[str, Meta(min_length=1, max_length=256)]
 Name = Annotated[str, Meta(max_length=256)]
 # Patterns are checked after decoding (see the module doc): only lengths are declared here.
 Url = Annotated[str, Meta(max_length=2048)]
-# Upper bounds are what the database columns hold (a variant's position is a 32-bit
-# integer, its inventory a 64-bit one): a bigger number is reported here, not left to fail
-# every retry of the ingestion chunk holding it.
+# Variant positions are stored in an INTEGER column, quantities in a BIGINT one: PostgreSQL
+# refuses larger values (SQLite does not), which failed the ingest job.
 Position = Annotated[int, Meta(ge=0, le=2**31 - 1)]
-Quantity = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 Amount = Annotated[str, Meta(max_length=64)]
 Categories = Annotated[list[Annotated[str, Meta(max_length=750)]], Meta(max_length=100)]
 Tags = Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(max_length=250)]
@@ -129,7 +130,7 @@ class Variant(Struct, frozen=True, gc=False, omit_defaults=True):
     availableForPurchase: bool
     prices: Annotated[list[Price], Meta(min_length=1, max_length=50)]
     position: Position | None = None
-    inventoryQuantity: Quantity | None = None
+    inventoryQuantity: Int64 | None = None
     productOptionValues: Annotated[list[ProductOptionValue], Meta(max_length=25)] | None = None
     attributes: Annotated[list[Attribute], Meta(max_length=100)] | None = None
 
@@ -222,7 +223,8 @@ def check_line(raw: bytes, line_num: int, now: datetime | None = None) -> Produc
     return error or product
 
 
-def _decode(raw: bytes, line_num: int) -> Product | CatalogError:
+def _decode(raw: bytes, line_num: int, suspect: bool = True) -> Product | CatalogError:
+    """`suspect`: whether `raw` may hold a NUL (False when its block surely holds none)."""
     try:
         product = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -231,32 +233,13 @@ def _decode(raw: bytes, line_num: int) -> Product | CatalogError:
         return CatalogError(ErrorType.INVALID_JSON, f"invalid JSON: {exc}", line_num)
     except UnicodeDecodeError as exc:
         return CatalogError(ErrorType.INVALID_ENCODING, f"not UTF-8: {exc.reason}", line_num)
-    if b"\\u0000" in raw:  # rare (one C search per line): only then look closer
-        return _nul_in(msgspec.to_builtins(product), "", line_num) or product
+    if suspect and nul.maybe_in_json(raw):
+        # PostgreSQL cannot store a NUL (SQLite can): the ingest job would fail on it.
+        where = nul.path_in(msgspec.json.decode(raw))
+        if where is not None:
+            message = f"a NUL character (\\u0000) cannot be stored (field `{where}`)"
+            return CatalogError(ErrorType.INVALID_ENCODING, message, line_num)
     return product
-
-
-def _nul_in(value: Any, where: str, line_num: int) -> CatalogError | None:
-    """An error for the first string holding U+0000: PostgreSQL text cannot store it, so a
-    line passed with one would fail every retry of its ingestion chunk."""
-    if isinstance(value, str):
-        if "\x00" not in value:
-            return None
-        return CatalogError(
-            ErrorType.INVALID_ENCODING,
-            f"a string holds the NUL character U+0000 (field `{where or '$'}`)",
-            line_num,
-        )
-    items: Iterable[tuple[str, Any]] = ()
-    if isinstance(value, dict):
-        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
-    elif isinstance(value, list):
-        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
-    for path, item in items:
-        error = _nul_in(item, path, line_num)
-        if error is not None:
-            return error
-    return None
 
 
 # A pattern per kind, and the same pattern repeated over newline-joined strings: one regex
@@ -583,8 +566,10 @@ def check_block(
     result = BatchResult()
     errors: list[CatalogError] = []
     lines = block_lines(block, max_line_bytes)
+    # One cheap look at the whole block spares its lines the NUL check, nearly always.
+    suspect = nul.maybe_in_json(block.data)
     while group := list(itertools.islice(lines, _GROUP)):
-        _check_group(group, now, (max_line_bytes, max_lines), result, errors)
+        _check_group(group, now, (max_line_bytes, max_lines), result, errors, suspect)
         if result.past_limit:
             break
     for error in sorted(errors, key=_line_of):
@@ -604,11 +589,12 @@ def _check_group(
     limits: tuple[int, int],
     result: BatchResult,
     errors: list[CatalogError],
+    suspect: bool,
 ) -> None:
     """Every line is decoded first; then the pattern and cross-field rules run over all the
     group's products at once, in a few C-level calls. Only when those find something are
     the products checked one by one, as `check_line` does, to name each line's first error."""
-    valid = _decode_lines(lines, limits, result, errors)
+    valid = _decode_lines(lines, limits, result, errors, suspect)
     if not _patterns_hold(valid.products):
         valid = valid.one_by_one(errors, _check_patterns)
     if not _cross_hold(valid, now):
@@ -667,9 +653,11 @@ def _decode_lines(
     limits: tuple[int, int],
     result: BatchResult,
     errors: list[CatalogError],
+    suspect: bool,
 ) -> _Decoded:
     """The lines' products; errors for lines that do not decode (`limits`: the maximum
-    line length in bytes, and the maximum number of lines)."""
+    line length in bytes, and the maximum number of lines; `suspect`: whether a line may
+    hold a NUL)."""
     max_line_bytes, max_lines = limits
     decoded = _Decoded()
     for number, raw in lines:
@@ -678,7 +666,9 @@ def _decode_lines(
             result.past_limit = True
             break
         result.received += 1
-        product = oversized(number, max_line_bytes) if raw is None else _decode(raw, number)
+        product = (
+            oversized(number, max_line_bytes) if raw is None else _decode(raw, number, suspect)
+        )
         if isinstance(product, CatalogError):
             errors.append(product)
         else:

@@ -38,7 +38,8 @@ def occurred_at(value: str | None, received_at: datetime, field: str = "occurred
         fraction = "." + digits[:6].ljust(6, "0")
     try:
         parsed = datetime.fromisoformat(f"{date}T{time}{fraction}{offset}")
-        # Raises OverflowError when the offset moves the moment out of years 1-9999.
+        # Year 1 east of UTC (or 9999 west of it) is a valid date-time whose UTC moment falls
+        # outside what Python's datetime can hold.
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise InvalidRequest(f"`{field}` is not a valid date-time: {exc}") from exc

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
+from heedful.core import nul
+from heedful.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
 from heedful.oauth.service import AuthContext
@@ -85,6 +86,7 @@ def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awai
             if allowance is not None:
                 request.state.ratelimit_headers = allowance.headers()
             require_scope(operation_id, auth.scopes)
+            refuse_nul_parameters(request)
             response = await handler(ApiRequest(request, runtime, auth))
             response.headers.update(getattr(request.state, "ratelimit_headers", {}))
             return response
@@ -111,6 +113,7 @@ def public_operation(
             allowance = runtime.limiter.hit(key, operation_id)
             if allowance is not None:
                 request.state.ratelimit_headers = allowance.headers()
+            refuse_nul_parameters(request)
             response = await handler(public)
             response.headers.update(getattr(request.state, "ratelimit_headers", {}))
             return response
@@ -191,7 +194,7 @@ def decode_body(body: bytes, decode: Callable[[bytes], S]) -> S:
     if not body.strip():
         raise InvalidRequest("Request body is required")
     try:
-        return decode(body)
+        decoded = decode(body)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid request body: {describe_validation_error(exc)}") from exc
     except msgspec.DecodeError as exc:
@@ -199,6 +202,30 @@ def decode_body(body: bytes, decode: Callable[[bytes], S]) -> S:
     except RecursionError as exc:
         # msgspec recurses once per level of nesting, even through fields it skips.
         raise InvalidRequest("Malformed JSON body: nested too deeply") from exc
+    refuse_nul(body)
+    return decoded
+
+
+def refuse_nul(body: bytes) -> None:
+    """400 naming the first string (or object key) of a JSON body that holds a NUL.
+
+    PostgreSQL's text types cannot store U+0000 (SQLite's can), so such a string passed every
+    check and failed the INSERT or SELECT: a 500 on PostgreSQL only."""
+    if not nul.maybe_in_json(body):
+        return
+    where = nul.path_in(msgspec.json.decode(body))
+    if where is not None:
+        raise InvalidRequest(f"`{where or 'body'}` must not contain NUL characters (\\u0000)")
+
+
+def refuse_nul_parameters(request: Request) -> None:
+    """`refuse_nul` for the query (400 naming the parameter) and the path (a path with a NUL
+    names nothing: 404)."""
+    if any(nul.NUL in value for value in request.path_params.values() if isinstance(value, str)):
+        raise NotFound()
+    for name, value in request.query_params.multi_items():
+        if nul.NUL in value:
+            raise InvalidRequest(f"Query parameter `{name}` must not contain NUL characters")
 
 
 def describe_validation_error(exc: msgspec.ValidationError) -> str:

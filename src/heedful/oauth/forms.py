@@ -17,9 +17,14 @@ def parse_form(body: bytes) -> dict[str, list[str]]:
     """The fields of a form body (repeated names keep every value); 400 when unreadable."""
     try:
         text = body.decode("utf-8")
-        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        fields = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest(f"Unreadable form body: {exc}") from exc
+    for name, values in fields.items():
+        # PostgreSQL's text types cannot hold NUL: the lookup would fail as a 500 there.
+        if any("\x00" in value for value in values):
+            raise InvalidRequest(f"`{name}` must not contain NUL characters")
+    return fields
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:

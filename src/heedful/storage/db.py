@@ -28,7 +28,25 @@ def create_db_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return _postgres_engine(url)
+
+
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_conn: Any, _record: Any) -> None:
+        # timestamptz values come back in the session's time zone, which is the server's
+        # default unless set: in a zone west (east) of UTC a moment stored near year 1
+        # (9999) reads back before year 1 (after 9999), which Python cannot hold, and the
+        # read fails. UTC sessions hand back what was stored. (Autocommit, so the SET is not
+        # undone by the pool's rollback.)
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.autocommit = autocommit
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

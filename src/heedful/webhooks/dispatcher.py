@@ -577,14 +577,16 @@ class Dispatcher:
 
 
 async def _read_prefix(response: aiohttp.ClientResponse, limit: int) -> str:
-    """At most `limit` bytes of the body, decoded leniently; the rest is not read."""
+    """At most `limit` bytes of the body, decoded leniently; the rest is not read. NULs are
+    replaced too: PostgreSQL's text cannot hold one, and failing to record the attempt left
+    the delivery claimed, to be sent again once its lease ran out."""
     data = bytearray()
     while len(data) < limit:
         chunk = await response.content.read(limit - len(data))
         if not chunk:
             break
         data.extend(chunk)
-    return bytes(data).decode("utf-8", errors="replace")
+    return bytes(data).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def start_dispatcher(

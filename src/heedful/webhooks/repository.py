@@ -36,13 +36,17 @@ def enabled_webhooks_of(session: Session, company_id: int) -> Sequence[Webhook]:
     return session.scalars(stmt.order_by(Webhook.id)).all()
 
 
-def webhook(session: Session, company_id: int, webhook_id: int) -> Webhook | None:
+def webhook(
+    session: Session, company_id: int, webhook_id: int, *, lock: bool = False
+) -> Webhook | None:
+    """`lock`: for a change that depends on what is read (PostgreSQL then re-checks the
+    row once a concurrent change commits; SQLite runs one writer at a time anyway)."""
     stmt = select(Webhook).where(
         Webhook.id == webhook_id,
         Webhook.company_id == company_id,
         Webhook.deleted_at.is_(None),
     )
-    return session.scalars(stmt).first()
+    return session.scalars(stmt.with_for_update() if lock else stmt).first()
 
 
 def any_webhook(session: Session, webhook_id: int) -> Webhook | None:
@@ -99,8 +103,10 @@ def deliveries(
 
 def delivery_by_public_id(session: Session, public_id: str) -> WebhookDelivery | None:
     # Unscoped on purpose: operator tooling (redeliver) addresses deliveries by their global id.
+    # Locked: redeliver checks the state, then writes it; without the lock two at once on
+    # PostgreSQL both saw the finished state (SQLite runs one writer at a time).
     stmt = select(WebhookDelivery).where(WebhookDelivery.public_id == public_id)
-    return session.scalars(stmt).first()
+    return session.scalars(stmt.with_for_update()).first()
 
 
 def attempts_of(

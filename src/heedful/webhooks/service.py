@@ -131,8 +131,9 @@ def delete_webhook(session: Session, clock: Clock, company_id: int, public_id: s
 
 
 def _owned(session: Session, company_id: int, public_id: str) -> Webhook:
+    """The webhook, locked: an update or delete racing a delete then finds it gone (404)."""
     number = ids.WEBHOOK.decode(public_id)
-    hook = None if number is None else repository.webhook(session, company_id, number)
+    hook = None if number is None else repository.webhook(session, company_id, number, lock=True)
     if hook is None:
         raise NotFound(f"Webhook `webhookId` {public_id!r} not found")
     return hook

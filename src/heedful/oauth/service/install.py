@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from heedful.core import ids
+from heedful.core import ids, nul
 from heedful.core.clock import Clock
 from heedful.core.crypto import hash_secret, new_secret
 from heedful.errors import InvalidRequest, NotFound
@@ -206,4 +206,7 @@ def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     values = params.get(name) or []
     if len(values) > 1:
         raise InvalidRequest(f"`{name}` is given more than once")
+    if values and nul.NUL in values[0]:
+        # PostgreSQL cannot compare text holding one: the client_id lookup would be a 500.
+        raise InvalidRequest(f"`{name}` must not contain NUL characters")
     return values[0] if values else None

@@ -215,7 +215,10 @@ def describe_me(session: Session, auth: AuthContext) -> MeView:
 
 def find_company(session: Session, ref: str) -> Company:
     """A company by public id, number or exact name (as the CLI accepts them)."""
-    number = ids.COMPANY.decode(ref) or (int(ref) if ref.isdigit() else None)
+    # At most 18 ASCII digits: a larger number overflows the databases' 64-bit integers (a
+    # 500), and `isdigit` alone also passes digits `int` refuses, like "²".
+    plain = ref.isascii() and ref.isdigit() and len(ref) <= 18
+    number = ids.COMPANY.decode(ref) or (int(ref) if plain else None)
     if number is not None and (company := repository.company_by_id(session, number)):
         return company
     named = repository.company_by_name(session, ref)
