@@ -116,7 +116,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"properties": {"a": None}, "user": USER}, "`properties.a` must not be null"),
     ({"properties": {"n" * 201: "x"}, "user": USER}, "at most 200 characters"),
     ({"properties": {"": "x"}, "user": USER}, "empty attribute name"),
-    ({"properties": {"a\x00": "x"}, "user": USER}, "`properties` attribute names must not"),
+    ({"properties": {"a\x00": "x"}, "user": USER}, "`properties` must not contain NUL"),
     ({"user": USER}, "`properties`"),
     ({"properties": {"a": 1}}, "`user`"),
     (

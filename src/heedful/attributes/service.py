@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from heedful.attributes import kinds, repository
 from heedful.attributes.schemas import CustomAttributesRequest
+from heedful.core import nul
 from heedful.core.clock import Clock
 from heedful.errors import InvalidRequest
 from heedful.identity import identifiers as ident
@@ -47,9 +48,7 @@ def attribute_write(company_id: int, body: CustomAttributesRequest) -> Attribute
             raise InvalidRequest(
                 f"`properties` attribute names must be at most {MAX_NAME_LENGTH} characters"
             )
-        if "\x00" in name:
-            # SQLite stores NUL, but no PostgreSQL text column can: refused on both.
-            raise InvalidRequest("`properties` attribute names must not contain NUL (U+0000)")
+        nul.refuse(name, "properties")
         if isinstance(value, list):
             raise InvalidRequest(f"`{field}` must not be an array")
         if isinstance(value, dict):

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from heedful.admin.guard import admin_only
 from heedful.catalog import service
 from heedful.core import ids
+from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest, NotFound
 from heedful.http.responses import json_response
 from heedful.runtime import Runtime
@@ -32,10 +33,10 @@ def _company(request: Request) -> int:
 
 
 def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", "100")
-    if not _digits(raw, 6) or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = parse_digits(request.query_params.get("limit", "100"), 6)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"Query parameter `limit` must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 def _cursor(request: Request) -> int:
@@ -46,15 +47,10 @@ def _cursor(request: Request) -> int:
         value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         value = ""
-    if not value.startswith("p:") or not _digits(value[2:], 18):
+    after = parse_digits(value[2:]) if value.startswith("p:") else None
+    if after is None:
         raise InvalidRequest("Query parameter `cursor` is not a cursor this server returned")
-    return int(value[2:])
-
-
-def _digits(raw: str, most: int) -> bool:
-    """ASCII digits only, at most `most` of them: str.isdigit() also accepts "²" (which
-    int() refuses), and a longer number would overflow the database's 64-bit ids."""
-    return raw.isascii() and raw.isdigit() and len(raw) <= most
+    return after
 
 
 def _encode_cursor(after: int) -> str:

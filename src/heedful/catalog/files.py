@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from heedful.config import Settings
+from heedful.core.numbers import parse_digits
 
 READ_BUFFER = 1024 * 1024
 
@@ -71,7 +72,7 @@ def verify_capability(secret: bytes, token: str, now: datetime) -> str | None:
     """The upload's public id if `token` is ours and unexpired; None otherwise."""
     public_id, _, rest = token.partition(".")
     expires, _, mac = rest.partition(".")
-    if not (public_id and expires.isdigit() and mac):
+    if not (public_id and parse_digits(expires) is not None and mac):
         return None
     if not hmac.compare_digest(mac, _mac(secret, f"{public_id}.{expires}")):
         return None

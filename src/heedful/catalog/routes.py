@@ -20,6 +20,7 @@ from heedful.catalog.schemas import (
     CatalogUploadResponse,
 )
 from heedful.config import Settings
+from heedful.core.numbers import parse_digits
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from heedful.http.operation import ApiRequest, decode_json, operation
 from heedful.http.responses import json_response
@@ -119,8 +120,8 @@ async def receive_file(request: Request) -> Response:
     if upload.backend != "local":
         raise Forbidden("Forbidden: this upload takes its file at its S3 URL")
     limit = settings.catalog_max_upload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = parse_digits(request.headers.get("content-length", ""), 30)
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"Payload too large: a catalog file is at most {limit} bytes")
     final = Path(upload.location["path"])
     temp = final.parent / f".{final.name}.{os.urandom(6).hex()}.part"

@@ -4,7 +4,16 @@ only). In JSON a NUL can only arrive escaped, as `\\u0000`."""
 
 from __future__ import annotations
 
+from heedful.errors import InvalidRequest
+
 NUL = "\x00"
+
+
+def refuse(value: str, field: str) -> None:
+    """400 naming `field` if `value` holds a NUL (for callers that are not a JSON body, which
+    `heedful.http.operation.refuse_nul` checks whole)."""
+    if NUL in value:
+        raise InvalidRequest(f"`{field}` must not contain NUL characters (\\u0000)")
 
 
 def maybe_in_json(data: bytes) -> bool:

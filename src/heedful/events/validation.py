@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from heedful.core import nul
 from heedful.errors import InvalidRequest
 
 # RFC 3339 date-time; the offset may also be written without a colon (`+0000`), as the spec's
@@ -48,7 +49,7 @@ def occurred_at(value: str | None, received_at: datetime, field: str = "occurred
 def event_type(value: str, field: str = "type") -> str:
     if not value.strip():
         raise InvalidRequest(f"`{field}` must not be empty")
-    no_nul(value, field)
+    nul.refuse(value, field)
     if TYPE_FORBIDDEN.isdisjoint(value):  # the usual case, without building a set
         return value
     bad = sorted(set(value) & TYPE_FORBIDDEN)
@@ -73,12 +74,5 @@ def external_event_id(value: str | None, field: str = "externalEventId") -> str 
         raise InvalidRequest(f"`{field}` must not be empty")
     if len(value) > MAX_EXTERNAL_EVENT_ID:
         raise InvalidRequest(f"`{field}` must be at most {MAX_EXTERNAL_EVENT_ID} characters")
-    no_nul(value, field)
+    nul.refuse(value, field)
     return value
-
-
-def no_nul(value: str, field: str) -> None:
-    """SQLite stores NUL, but no PostgreSQL text column can: refused on both, as a 400.
-    (JSON columns take it, escaped as \\u0000: properties and items may hold it.)"""
-    if "\x00" in value:
-        raise InvalidRequest(f"`{field}` must not contain NUL (U+0000)")

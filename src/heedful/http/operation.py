@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import Receive
 
 from heedful.core import nul
+from heedful.core.numbers import parse_digits
 from heedful.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
@@ -158,8 +159,7 @@ async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    length = int(declared) if declared and declared.isdigit() else None
+    length = parse_digits(request.headers.get("content-length", ""), 30)
     return await receive_body(request.receive, length, limit)
 
 

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
 from heedful.core import ids
+from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest, NotFound
 from heedful.http.responses import json_response
 from heedful.identity import inspection
@@ -33,17 +34,18 @@ async def find_users(request: Request, runtime: Runtime) -> Response:
 async def user_events(request: Request, runtime: Runtime) -> Response:
     """The latest events of user `id` (`?limit=`, `?kind=`)."""
     raw = request.path_params["user_id"]
-    if not _digits(raw) or len(raw) > 18:
+    user_id = parse_digits(raw)
+    if user_id is None:
         raise NotFound(f"No user {raw}")
     limit = _limit("limit", request.query_params.get("limit"), 50)
     kind = request.query_params.get("kind")
-    return json_response(await runtime.read(inspection.user_events, int(raw), limit, kind))
+    return json_response(await runtime.read(inspection.user_events, user_id, limit, kind))
 
 
 def _company(raw: str | None) -> int | None:
     if raw is None:
         return None
-    number = ids.COMPANY.decode(raw) or (int(raw) if _digits(raw) and len(raw) < 19 else None)
+    number = ids.COMPANY.decode(raw) or parse_digits(raw)
     if number is None:
         raise InvalidRequest("`company` must be a company id")
     return number
@@ -52,14 +54,10 @@ def _company(raw: str | None) -> int | None:
 def _limit(name: str, raw: str | None, default: int) -> int:
     if raw is None:
         return default
-    if not _digits(raw) or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = parse_digits(raw, 6)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"`{name}` must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
-
-
-def _digits(raw: str) -> bool:
-    # Not str.isdigit() alone: it accepts "²", which int() refuses.
-    return raw.isascii() and raw.isdigit()
+    return limit
 
 
 routes = [

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import phonenumbers
 from msgspec import UnsetType
 
+from heedful.core import nul
 from heedful.errors import InvalidRequest
 from heedful.identity.schemas import EventUser, IdentifyRequestDto
 
@@ -72,7 +73,7 @@ def email(value: str, field: str, max_length: int = MAX_EMAIL_LENGTH) -> Identif
     """An email address, lowercased: emails are compared case-insensitively."""
     if len(value) > max_length:
         raise InvalidRequest(f"`{field}` must be at most {max_length} characters")
-    _check_no_nul(value, field)
+    nul.refuse(value, field)
     if not _EMAIL.fullmatch(value):
         raise InvalidRequest(f"`{field}` is not a valid email address")
     lowered = value.lower()
@@ -105,13 +106,7 @@ def _check_text(value: str, field: str) -> None:
         raise InvalidRequest(f"`{field}` must not be empty")
     if len(value) > MAX_IDENTIFIER_LENGTH:
         raise InvalidRequest(f"`{field}` must be at most {MAX_IDENTIFIER_LENGTH} characters")
-    _check_no_nul(value, field)
-
-
-def _check_no_nul(value: str, field: str) -> None:
-    # SQLite stores NUL, but no PostgreSQL text column can: refused on both, as a 400.
-    if "\x00" in value:
-        raise InvalidRequest(f"`{field}` must not contain NUL (U+0000)")
+    nul.refuse(value, field)
 
 
 def from_event_user(user: EventUser, field: str = "user") -> tuple[Identifier, ...]:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
+from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest
 from heedful.http.responses import json_response
 from heedful.identity import identifiers as ident
@@ -40,9 +41,10 @@ def find_messages(
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = parse_digits(raw, 6)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 @admin_only

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
 from heedful.core import ids
+from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest
 from heedful.http.responses import json_response
 from heedful.privacy import erasure, service
@@ -29,8 +30,8 @@ async def list_requests(request: Request, runtime: Runtime) -> Response:
     state = query.get("state")
     if state is not None and state not in STATES:
         raise InvalidRequest("`state` must be pending or processed")
-    raw_limit = query.get("limit", "100")
-    if not raw_limit.isdigit() or len(raw_limit) > 6 or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    limit = parse_digits(query.get("limit", "100"), 6)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LIMIT}")
     found = await runtime.run(
         service.list_requests,
@@ -40,7 +41,7 @@ async def list_requests(request: Request, runtime: Runtime) -> Response:
         phone=query.get("phone"),
         email=query.get("email"),
         client_user_id=query.get("clientUserId"),
-        limit=int(raw_limit),
+        limit=limit,
     )
     return json_response({"requests": found})
 

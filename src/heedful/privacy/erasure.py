@@ -52,6 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from heedful.core.numbers import parse_digits
 from heedful.identity import repository as identity_repository
 from heedful.identity import service as identity
 from heedful.identity.identifiers import EMAIL, PHONE, Identifier
@@ -431,8 +432,8 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
+    if isinstance(value, str):
+        return parse_digits(value)
     return None
 
 

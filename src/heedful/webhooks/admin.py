@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
+from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest
 from heedful.http.responses import json_response
 from heedful.runtime import Runtime
@@ -39,8 +40,8 @@ async def webhook_deliveries(request: Request, runtime: Runtime) -> Response:
     failed = request.query_params.get("failed", "false").lower()
     if failed not in ("true", "false", "1", "0"):
         raise InvalidRequest("`failed` must be true or false")
-    raw_limit = request.query_params.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    limit = parse_digits(request.query_params.get("limit", "100"), 6)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"`limit` must be an integer from 1 to {MAX_LIMIT}")
 
     def log(session: Session) -> list[dict[str, Any]]:
@@ -48,7 +49,7 @@ async def webhook_deliveries(request: Request, runtime: Runtime) -> Response:
             session,
             webhook_public_id=public_id,
             failed_only=failed in ("true", "1"),
-            limit=int(raw_limit),
+            limit=limit,
         )
         return [record_view(record) for record in records]
 

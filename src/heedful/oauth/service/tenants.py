@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from heedful.core import ids
 from heedful.core.clock import Clock
 from heedful.core.crypto import hash_secret, new_secret, secret_matches
+from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest, NotFound, Unauthorized
 from heedful.oauth import repository
 from heedful.oauth.scopes import KNOWN_SCOPES
@@ -215,10 +216,7 @@ def describe_me(session: Session, auth: AuthContext) -> MeView:
 
 def find_company(session: Session, ref: str) -> Company:
     """A company by public id, number or exact name (as the CLI accepts them)."""
-    # At most 18 ASCII digits: a larger number overflows the databases' 64-bit integers (a
-    # 500), and `isdigit` alone also passes digits `int` refuses, like "²".
-    plain = ref.isascii() and ref.isdigit() and len(ref) <= 18
-    number = ids.COMPANY.decode(ref) or (int(ref) if plain else None)
+    number = ids.COMPANY.decode(ref) or parse_digits(ref)
     if number is not None and (company := repository.company_by_id(session, number)):
         return company
     named = repository.company_by_name(session, ref)
