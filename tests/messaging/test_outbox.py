@@ -245,3 +245,28 @@ def test_cli_signup_sources_inbound_and_messages(
 
     unknown = runner.invoke(cli, ["sms", "inbound", "--from", "+15550001111", "--text", "Y", *url])
     assert unknown.exit_code == 1 and "No subscriber" in unknown.stderr
+
+
+async def test_an_address_the_mail_library_cannot_write_fails_the_message_at_once(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    settings: Settings,
+    db: Database,
+    clock: FrozenClock,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box, port = mailbox
+    # Accepted as an email by the API, but Python's email package cannot put it in a `To:`.
+    response = await subscribe(client, dev_headers, dev_source(runtime, dev), email="a@[b.co")
+    assert response.status_code == 202, response.text
+
+    assert run_jobs(smtp_runtime(settings, db, clock, port)) == 1
+
+    [failed] = messages(runtime)
+    assert failed.status == "failed" and failed.attempts == 1 and failed.transport == "smtp"
+    assert failed.last_error is not None and "cannot be written" in failed.last_error
+    assert box.received == []
+    with runtime.db.transaction() as session:
+        assert {job.state for job in session.scalars(select(Job))} == {DONE}

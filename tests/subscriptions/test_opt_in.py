@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+
 import anyio.to_thread
 import httpx
+import msgspec
+import pytest
 from sqlalchemy import select
 
 from heedful.core import ids
+from heedful.identity import identifiers as ident
+from heedful.identity import service as identity
+from heedful.identity.identifiers import Identifier
 from heedful.oauth.bootstrap import DevelopmentSetup
+from heedful.privacy import erasure
 from heedful.runtime import Runtime
 from heedful.storage.models.identity import UserIdentifier
+from heedful.storage.models.subscriptions import Subscription
+from heedful.subscriptions import service
+from heedful.subscriptions.schemas import AddSubscriptionsRequestDto
 from heedful.webhooks.dispatcher import Dispatcher
 from tests.subscriptions.support import (
     EMAIL,
@@ -258,3 +269,53 @@ async def test_spec_b_locale_and_type_pick_the_one_matching_source(
     none = {**body, "locale": {"language": "fr", "country": "CA"}}
     missing = await client.post("/v1/subscriptions", json=none, headers=dev_headers)
     assert missing.status_code == 400
+
+
+@pytest.mark.parametrize("first", ["erasure", "merge"])
+async def test_subscribe_racing_the_removal_of_its_user_subscribes_the_current_user(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    first: str,
+) -> None:
+    """On PostgreSQL the subscribe read the user before a concurrent erasure (or merge into an
+    older user) committed, then inserted a subscription pointing at the deleted user: a
+    foreign-key error, three times, and a 500. SQLite runs one writer at a time."""
+    company_id = dev.company.id
+    source = dev_source(runtime, dev)
+    older = await subscribe(client, dev_headers, source, email=EMAIL)  # the older user
+    assert older.status_code == 202
+    assert (await subscribe(client, dev_headers, source, phone=PHONE)).status_code == 202
+    body = msgspec.convert(
+        {"user": {"phone": PHONE}, "signUpSourceId": source}, AddSubscriptionsRequestDto
+    )
+    outcome: list[object] = []
+
+    def run_subscribe() -> None:
+        try:
+            with runtime.db.transaction() as session:
+                answer = service.subscribe(session, runtime.clock, company_id, body)
+            outcome.append(answer.subscriptionResponses[0].subscriptionCreationStatus)
+        except Exception as exc:  # the failure is the finding
+            outcome.append(exc)
+
+    phone = Identifier(ident.PHONE, PHONE)
+    with runtime.db.transaction() as session:
+        if first == "erasure":
+            erasure.erase(session, runtime.clock.now(), company_id, [phone])
+        else:
+            identity.resolve(
+                session, runtime.clock, company_id, [Identifier(ident.EMAIL, EMAIL), phone]
+            )
+        racer = threading.Thread(target=run_subscribe)
+        racer.start()
+        racer.join(0.5)  # let it read (PostgreSQL) or wait for this transaction (SQLite)
+    racer.join(10)
+
+    expected = "NEWLY_CREATED" if first == "erasure" else "PREVIOUSLY_CREATED"
+    assert outcome == [expected]
+    with runtime.db.transaction() as session:
+        owner = identity.find_user(session, company_id, phone)
+        texts = session.scalars(select(Subscription).where(Subscription.channel == "TEXT"))
+        assert [sub.user_id for sub in texts] == [owner]

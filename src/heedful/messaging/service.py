@@ -4,7 +4,8 @@ list messages, set a company's templates.
 Every outbound text or email is a `messages` row, written in the caller's transaction together
 with a `messaging.send` job. The job hands it to the transport for its channel; a sent text
 fires `sms.sent`. A transport failure is recorded on the message and retried by a new job with
-backoff, up to `HEEDFUL_MESSAGE_MAX_ATTEMPTS`; then the message is `failed`.
+backoff, up to `HEEDFUL_MESSAGE_MAX_ATTEMPTS`; then the message is `failed` (at once when
+the transport finds it unsendable).
 
 The send job runs inside the worker's transaction, so the SMTP conversation happens while that
 transaction is open: on PostgreSQL that locks only the job and message rows; on SQLite it holds
@@ -27,7 +28,12 @@ from heedful.identity import service as identity
 from heedful.jobs.queue import enqueue
 from heedful.messaging import repository, templates
 from heedful.messaging.templates import EMAIL, TEXT
-from heedful.messaging.transports import Outgoing, TransportError, Transports
+from heedful.messaging.transports import (
+    Outgoing,
+    TransportError,
+    Transports,
+    UnsendableMessage,
+)
 from heedful.storage.models import Company
 from heedful.storage.models.messaging import Message, MessageTemplate
 from heedful.webhooks.payloads import SMS_SENT
@@ -168,7 +174,7 @@ def send(
         transport.send(outgoing)
     except TransportError as exc:
         message.last_error = str(exc)[:2000]
-        if message.attempts >= policy.max_attempts:
+        if isinstance(exc, UnsendableMessage) or message.attempts >= policy.max_attempts:
             message.status = FAILED
         else:
             enqueue(

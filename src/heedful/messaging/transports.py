@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import email.errors
 import logging
 import smtplib
 import ssl
@@ -37,6 +38,10 @@ class Outgoing:
 
 class TransportError(Exception):
     """The message could not be handed over; it may be retried."""
+
+
+class UnsendableMessage(TransportError):
+    """The message can never be handed over as it is (retrying cannot help)."""
 
 
 class Transport(Protocol):
@@ -74,13 +79,7 @@ class SmtpTransport:
     name: str = SMTP
 
     def send(self, message: Outgoing) -> None:
-        email = EmailMessage()
-        email["From"] = formataddr((message.sender_name, self.sender))
-        email["To"] = message.to
-        email["Subject"] = message.subject or ""
-        email["Message-ID"] = make_msgid(idstring=message.public_id)
-        email["X-Heedful-Message-Id"] = message.public_id
-        email.set_content(message.body)
+        mail = self._build(message)
         try:
             client: smtplib.SMTP
             if self.tls == "ssl":
@@ -97,9 +96,25 @@ class SmtpTransport:
                     client.starttls(context=ssl.create_default_context())
                 if self.username:
                     client.login(self.username, self.password)
-                client.send_message(email, from_addr=self.sender, to_addrs=[message.to])
+                client.send_message(mail, from_addr=self.sender, to_addrs=[message.to])
         except (smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+
+    def _build(self, message: Outgoing) -> EmailMessage:
+        # The API accepts some addresses (`a@[b.co`) that the email package cannot write into
+        # a header: it raises ValueError, a MessageError or even AttributeError (a CPython
+        # bug). Left unwrapped, that failed the job and kept the message `queued` forever.
+        try:
+            mail = EmailMessage()
+            mail["From"] = formataddr((message.sender_name, self.sender))
+            mail["To"] = message.to
+            mail["Subject"] = message.subject or ""
+            mail["Message-ID"] = make_msgid(idstring=message.public_id)
+            mail["X-Heedful-Message-Id"] = message.public_id
+            mail.set_content(message.body)
+        except (ValueError, AttributeError, email.errors.MessageError) as exc:
+            raise UnsendableMessage(f"the email cannot be written: {exc}") from exc
+        return mail
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from heedful.core.clock import Clock
 from heedful.core.ids import IdKind
-from heedful.errors import InvalidRequest, NotFound
+from heedful.errors import Conflict, InvalidRequest, NotFound
 from heedful.identity import identifiers as ident
 from heedful.identity import repository as identity_repository
 from heedful.identity import service as identity
@@ -199,7 +199,7 @@ def subscribe(
     source = _signup_source(session, company_id, body)
     single = source.opt_in_mode == SINGLE or body.singleOptIn is True
     given = [item for item in (phone, email) if item is not None]
-    user_id = identity.resolve(session, clock, company_id, [*given, *external]).user_id
+    user_id = _locked_user(session, clock, company_id, [*given, *external])
     responses = []
     for channel, identifier in ((TEXT, phone), (EMAIL, email)):
         if identifier is None:
@@ -218,6 +218,21 @@ def subscribe(
         subscriptionResponses=responses,
         externalIdentifiers=body.externalIdentifiers,
     )
+
+
+def _locked_user(
+    session: Session, clock: Clock, company_id: int, identifiers: list[Identifier]
+) -> int:
+    """The user the identifiers name, row-locked until the transaction ends. On PostgreSQL a
+    concurrent erasure or merge may delete the user just resolved; the new subscription then
+    broke its foreign key (a 500). Once the lock is ours the user is either still there or
+    gone for good, and resolving again finds the survivor (or makes a new user)."""
+    for _attempt in range(CREATE_ATTEMPTS):
+        user_id = identity.resolve(session, clock, company_id, identifiers).user_id
+        identity_repository.lock_users(session, company_id, [user_id])
+        if identity_repository.user_exists(session, company_id, user_id):
+            return user_id
+    raise Conflict("The subscriber changed concurrently; try again")
 
 
 def _subscribe_channel(
