@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
     host: str = "127.0.0.1"
-    port: int = 8787
+    # Bounded: out of range, the socket layer wraps it (70000 would be served on 4464).
+    port: int = Field(default=8787, ge=1, le=65535)
     base_url: str = ""
     log_level: str = "INFO"
 
