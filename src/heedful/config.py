@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
     host: str = "127.0.0.1"
-    port: int = 8787
+    # Bounded: out of range, the socket layer wraps it (70000 would be served on 4464).
+    port: int = Field(default=8787, ge=1, le=65535)
     base_url: str = ""
     log_level: str = "INFO"
 
@@ -94,7 +95,8 @@ class Settings(BaseSettings):
 
     # oauth: the key that signs consent-page sessions, OAuth access-token lifetime (0: none)
     secret_key: SecretStr = Field(default=SecretStr(""), validate_default=True)
-    oauth_token_ttl: int = Field(default=0, ge=0)
+    # At most 100 years: expiry dates past year 9999 cannot be held, and the exchange failed.
+    oauth_token_ttl: int = Field(default=0, ge=0, le=100 * 365 * 86400)
 
     # privacy: delay before a delete request is processed (seconds; 0: at once), the key of the
     # audit hashes kept instead of raw identifiers, the region of phones sent without "+"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from heedful.cli.main import cli
 from heedful.runtime import Runtime
 from tests.catalog.live import LiveServer
 from tests.catalog.support import ndjson, product
+from tests.cli.support import failed
 
 runner = CliRunner()
 
@@ -85,3 +87,29 @@ def test_upload_puts_the_file_and_waits_for_the_result(
     assert "status: completed (5 received, 5 valid)" in result.stdout
     assert failing.exit_code == 1
     assert "401" in failing.output
+
+
+def test_example_into_a_missing_directory_is_one_error_line(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "example.ndjson"
+
+    result = runner.invoke(cli, ["catalog", "example", str(target)])
+
+    assert "no-such-dir" in failed(result)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--base-url", "http://[::1", "--token", "key"], "http://[::1"),
+        (["--base-url", "http://127.0.0.1:1", "--token", "clé"], "API key"),
+    ],
+)
+def test_upload_with_an_unusable_url_or_key_is_one_error_line(
+    tmp_path: Path, options: list[str], says: str
+) -> None:
+    target = tmp_path / "catalog.ndjson"
+    target.write_bytes(ndjson([product(1)]))
+
+    result = runner.invoke(cli, ["catalog", "upload", str(target), *options])
+
+    assert says in failed(result)

@@ -69,6 +69,7 @@ def test_upgrade_and_current_on_the_test_database(heedful: Heedful) -> None:
     [
         ("postgresql://heedful:s3cret-pw@127.0.0.1:1/nowhere", "connection"),
         ("nosuchdriver://x/y", "nosuchdriver"),
+        ("mysql://heedful@127.0.0.1/x", "No module named"),  # a dialect without its driver
         ("not a url", "Could not parse"),
     ],
 )

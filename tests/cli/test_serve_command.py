@@ -20,7 +20,7 @@ from heedful.config import Settings
 from heedful.oauth.scopes import KNOWN_SCOPES
 from heedful.runtime import Runtime
 from heedful.storage.db import Database
-from tests.cli.support import API_KEY, succeeded, token_scopes
+from tests.cli.support import API_KEY, failed, succeeded, token_scopes
 
 # What `serve` exports for the app factory; the runner puts them back as they were.
 EXPORTED = ("HEEDFUL_DATABASE_URL", "HEEDFUL_HOST", "HEEDFUL_PORT", "HEEDFUL_SERVE_WORKER")
@@ -119,3 +119,13 @@ def test_the_worker_runs_unless_told_not_to(serve: Serve, handed_over: dict[str,
 
     assert handed_over["env"]["HEEDFUL_SERVE_WORKER"] == "1"
     assert (handed_over["host"], handed_over["port"]) == ("127.0.0.1", 8787)
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_a_port_out_of_range_is_one_error_line(
+    serve: Serve, handed_over: dict[str, Any], port: str
+) -> None:
+    result = serve("--port", port)  # 70000 was served on 4464 (70000 - 65536)
+
+    assert "port" in failed(result)
+    assert "app" not in handed_over  # uvicorn was never started

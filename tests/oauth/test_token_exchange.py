@@ -9,8 +9,10 @@ from datetime import timedelta
 import httpx
 import jwt
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from heedful.config import Settings
 from heedful.core.clock import FrozenClock
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
@@ -95,6 +97,12 @@ async def test_a_configured_lifetime_is_reported_and_enforced(
         clock.advance(timedelta(seconds=900))
 
         assert (await http.get("/v1/me", headers=headers)).status_code == 401
+
+
+def test_a_lifetime_no_date_can_hold_is_refused_with_the_settings() -> None:
+    # 10**12 s (31,700 years) was accepted, then every token exchange answered 500.
+    with pytest.raises(ValidationError, match="oauth_token_ttl"):
+        Settings(_env_file=None, oauth_token_ttl=10**12)  # type: ignore[call-arg]
 
 
 async def test_client_secret_basic_is_accepted(

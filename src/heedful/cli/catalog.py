@@ -110,10 +110,13 @@ def example(
     count: Annotated[int, typer.Option(min=1, help="How many products")] = 1,
 ) -> None:
     """Write a valid catalog file: the spec's example product, then generated ones."""
-    with file.open("wb") as out:
-        out.write(msgspec.json.encode(example_product()) + b"\n")
-        for line in generate_lines(count - 1):
-            out.write(line + b"\n")
+    try:
+        with file.open("wb") as out:
+            out.write(msgspec.json.encode(example_product()) + b"\n")
+            for line in generate_lines(count - 1):
+                out.write(line + b"\n")
+    except OSError as exc:  # a missing directory, no permission, a full disk
+        fail(f"cannot write {file}: {exc.strerror or exc}")
     say(f"wrote {count} product(s) to {file}")
 
 
@@ -148,6 +151,8 @@ def upload(
     key = token or os.environ.get("HEEDFUL_API_KEY")
     if not key:
         fail("an API key is needed: --token or HEEDFUL_API_KEY")
+    if not key.isascii():  # a header value: httpx would fail encoding it, with a traceback
+        fail("the API key must be ASCII text; check --token or HEEDFUL_API_KEY")
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(timeout=httpx.Timeout(60.0, read=600.0)) as http:
         started = _call(
@@ -170,7 +175,7 @@ def upload(
 def _call(method: Any, url: str, **kwargs: Any) -> Any:
     try:
         response = method(url, **kwargs)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is not an HTTPError
         fail(f"{url}: {exc}")
     if response.status_code != 200:
         fail(f"{url} answered {response.status_code}: {response.text[:500]}")
@@ -195,7 +200,7 @@ def _put(http: httpx.Client, file: Path, url: str) -> None:
                 content=_read_chunks(file, progress, task),
                 headers={"Content-Length": str(size)},
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             fail(f"upload failed: {exc}")
     if response.status_code != 200:
         fail(f"upload failed: {response.status_code} {response.text[:500]}")

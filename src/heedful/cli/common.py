@@ -67,7 +67,7 @@ def runtime_for(database_url: str | None, *, migrated: bool = True) -> Iterator[
     settings = make_settings(database_url)
     try:
         runtime = build_runtime(settings)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, ImportError) as exc:  # ImportError: a driver not installed
         fail(f"cannot open database {display_url(settings.database_url)}: {describe(exc)}")
     try:
         if migrated:
