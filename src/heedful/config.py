@@ -24,6 +24,11 @@ DOCUMENTED_RATE_LIMITS: dict[str, int] = {
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder", "dev"})
 MIN_SECRET_KEY_LENGTH = 32
 
+# Every duration setting is at most a century: a moment that far ahead is still a date Python
+# (and the databases) can hold, and a timeout that long still fits the OS's timers. Larger,
+# `now + duration` overflowed at run time (a 500 on every token exchange, a dead dispatcher).
+MAX_SECONDS = 100 * 365 * 86400
+
 
 class Settings(BaseSettings):
     """Everything heedful can be told. Defaults run on an embedded SQLite file."""
@@ -49,41 +54,41 @@ class Settings(BaseSettings):
     rate_limit_default: int = Field(default=150, ge=1)
     rate_limit_overrides: dict[str, int] = Field(default_factory=dict)
 
-    job_poll_interval: float = Field(default=0.5, gt=0)
+    job_poll_interval: float = Field(default=0.5, gt=0, le=MAX_SECONDS)
     job_max_attempts: int = Field(default=8, ge=1)
-    job_backoff_base: float = Field(default=2.0, gt=0)
-    job_backoff_cap: float = Field(default=3600.0, gt=0)
-    job_lease_seconds: float = Field(default=300.0, gt=0)
+    job_backoff_base: float = Field(default=2.0, gt=0, le=MAX_SECONDS)
+    job_backoff_cap: float = Field(default=3600.0, gt=0, le=MAX_SECONDS)
+    job_lease_seconds: float = Field(default=300.0, gt=0, le=MAX_SECONDS)
 
     # events: how long the high-rate ingestion operations reuse a token lookup (0: off)
-    auth_cache_seconds: float = Field(default=1.0, ge=0)
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=MAX_SECONDS)
 
     # catalog: where upload files go, how upload URLs are signed, how files are processed
     catalog_storage: Literal["local", "s3"] = "local"
     catalog_upload_dir: str = ".heedful/catalog-uploads"
     # Signs local upload URLs; unset: a random secret persisted in the upload dir.
     catalog_signing_secret: SecretStr | None = None
-    catalog_upload_ttl: float = Field(default=3600.0, gt=0)
+    catalog_upload_ttl: float = Field(default=3600.0, gt=0, le=MAX_SECONDS)
     catalog_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
     catalog_chunk_lines: int = Field(default=10_000, ge=1)
     catalog_s3_bucket: str = ""
     catalog_s3_prefix: str = "catalog-uploads/"
     catalog_s3_endpoint_url: str = ""
     catalog_s3_region: str = "us-east-1"
-    catalog_s3_poll_interval: float = Field(default=2.0, gt=0)
+    catalog_s3_poll_interval: float = Field(default=2.0, gt=0, le=MAX_SECONDS)
 
     # webhooks: delivery timeout, retry schedule, auto-disable, SSRF allow-list, throughput
-    webhook_timeout: float = Field(default=10.0, gt=0)
-    webhook_retry_base: float = Field(default=10.0, gt=0)
+    webhook_timeout: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    webhook_retry_base: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
     webhook_retry_factor: float = Field(default=2.0, ge=1)
-    webhook_retry_cap: float = Field(default=6 * 3600.0, gt=0)
-    webhook_retry_window: float = Field(default=3 * 86400.0, ge=0)
+    webhook_retry_cap: float = Field(default=6 * 3600.0, gt=0, le=MAX_SECONDS)
+    webhook_retry_window: float = Field(default=3 * 86400.0, ge=0, le=MAX_SECONDS)
     webhook_disable_after_failures: int = Field(default=100, ge=1)
-    webhook_disable_after_seconds: float = Field(default=86400.0, ge=0)
+    webhook_disable_after_seconds: float = Field(default=86400.0, ge=0, le=MAX_SECONDS)
     webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_batch_size: int = Field(default=100, ge=1)
-    webhook_poll_interval: float = Field(default=0.25, gt=0)
+    webhook_poll_interval: float = Field(default=0.25, gt=0, le=MAX_SECONDS)
 
     @field_validator("webhook_allow_hosts", mode="before")
     @classmethod
@@ -95,12 +100,11 @@ class Settings(BaseSettings):
 
     # oauth: the key that signs consent-page sessions, OAuth access-token lifetime (0: none)
     secret_key: SecretStr = Field(default=SecretStr(""), validate_default=True)
-    # At most 100 years: expiry dates past year 9999 cannot be held, and the exchange failed.
-    oauth_token_ttl: int = Field(default=0, ge=0, le=100 * 365 * 86400)
+    oauth_token_ttl: int = Field(default=0, ge=0, le=MAX_SECONDS)
 
     # privacy: delay before a delete request is processed (seconds; 0: at once), the key of the
     # audit hashes kept instead of raw identifiers, the region of phones sent without "+"
-    privacy_delete_delay: float = Field(default=0.0, ge=0)
+    privacy_delete_delay: float = Field(default=0.0, ge=0, le=MAX_SECONDS)
     privacy_hash_key: SecretStr | None = None
     privacy_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
 
@@ -112,9 +116,9 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "heedful@localhost"
-    smtp_timeout: float = Field(default=5.0, gt=0)
+    smtp_timeout: float = Field(default=5.0, gt=0, le=MAX_SECONDS)
     message_max_attempts: int = Field(default=5, ge=1)
-    message_retry_base: float = Field(default=30.0, gt=0)
+    message_retry_base: float = Field(default=30.0, gt=0, le=MAX_SECONDS)
 
     @field_validator("secret_key", mode="after")
     @classmethod

@@ -1,0 +1,37 @@
+"""Settings are checked when they are read, not when a request first uses them."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from heedful.config import MAX_SECONDS, Settings
+
+DURATIONS = [
+    name
+    for name, field in Settings.model_fields.items()
+    if any(getattr(rule, "le", None) == MAX_SECONDS for rule in field.metadata)
+]
+
+
+def test_every_duration_setting_is_bounded() -> None:
+    expected = {
+        "job_poll_interval",
+        "job_lease_seconds",
+        "auth_cache_seconds",
+        "catalog_upload_ttl",
+        "webhook_timeout",
+        "webhook_retry_window",
+        "privacy_delete_delay",
+        "smtp_timeout",
+        "oauth_token_ttl",
+    }
+    assert expected <= set(DURATIONS)
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_a_duration_no_date_can_hold_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: 10**12})
+
+    assert getattr(Settings(**{name: MAX_SECONDS}), name) == MAX_SECONDS
