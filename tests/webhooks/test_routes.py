@@ -129,6 +129,7 @@ async def test_delete_answers_204_and_the_webhook_is_gone(
         ({"url": "https://", "events": ["sms.sent"]}, "url"),
         ({"url": "https://exa mple.com/", "events": ["sms.sent"]}, "url"),
         ({"url": "https://example.com:99999/", "events": ["sms.sent"]}, "url"),
+        ({"url": "https://example.com:0/", "events": ["sms.sent"]}, "url"),
         ({"url": "", "events": ["sms.sent"]}, "url"),
         ({"url": 7, "events": ["sms.sent"]}, "url"),
         ({"url": "https://example.com/" + "a" * 2100, "events": ["sms.sent"]}, "url"),

@@ -51,7 +51,9 @@ class SendPolicy:
     retry_base: float = 30.0
 
     def delay(self, attempts: int) -> timedelta:
-        return timedelta(seconds=min(self.retry_base * 2 ** (attempts - 1), MAX_RETRY_DELAY))
+        # Doubling stops at the cap: past ~1,000 attempts 2**n would not even fit a float.
+        doublings = min(max(attempts - 1, 0), 64)
+        return timedelta(seconds=min(self.retry_base * 2**doublings, MAX_RETRY_DELAY))
 
 
 def subscriber_of(session: Session, company_id: int, user_id: int) -> Subscriber:

@@ -152,9 +152,12 @@ def validate_url(url: str, *, development: bool) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
+        port = parts.port  # raises ValueError on a port out of 0-65535
     except ValueError as exc:
         raise InvalidRequest(f"`url` is not a valid URL: {exc}") from exc
+    if port == 0:
+        # No server listens on port 0; the dispatcher would have sent to the default port.
+        raise InvalidRequest("`url` has port 0, which no server listens on")
     if parts.scheme not in ("http", "https"):
         raise InvalidRequest("`url` must be an absolute http(s) URL, e.g. https://example.com/hook")
     if not host:
