@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from heedful.attributes import kinds, repository
 from heedful.attributes.schemas import CustomAttributesRequest
-from heedful.core import nul
 from heedful.core.clock import Clock
 from heedful.errors import InvalidRequest
 from heedful.identity import identifiers as ident
@@ -48,7 +47,6 @@ def attribute_write(company_id: int, body: CustomAttributesRequest) -> Attribute
             raise InvalidRequest(
                 f"`properties` attribute names must be at most {MAX_NAME_LENGTH} characters"
             )
-        nul.refuse(name, "properties")
         if isinstance(value, list):
             raise InvalidRequest(f"`{field}` must not be an array")
         if isinstance(value, dict):

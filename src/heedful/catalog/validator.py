@@ -4,11 +4,11 @@ Pure: no web, no database. The server's processing job and `heedful catalog vali
 use it. The shape rules (required fields, types, lengths, counts, timestamps, ranges) are
 declared as msgspec `Meta` constraints, so a line is decoded and checked in C in one step.
 The three string patterns (http(s) links, prices, currency codes) are not: msgspec calls
-Python's `re` once per constrained string, which cost half the validator's time, so each
-kind is checked with one regex over all of a product's strings joined by newlines (a
-newline can match none of the patterns), and only a line that fails is walked field by
-field to name the culprit. The cross-field rules (image `variantIds`, ids unique within a
-line, a price's `expirationTime` in the future) run in Python too.
+Python's `re` once per constrained string, which cost half the validator's time, so they
+are checked after decoding, over many strings at once (`_patterns_hold`), and only a line
+that fails is walked field by field to name the culprit. The cross-field rules (image
+`variantIds`, ids unique within a line, a price's `expirationTime` in the future) run in
+Python too.
 
 `check_block` (what the worker processes run) applies the pattern and cross-field rules to 32
 decoded lines at once, with a few C-level calls over all their strings and ids; only a group
@@ -16,7 +16,8 @@ in which something fails is checked line by line, as `check_line` does. The stru
 tracked by the cyclic garbage collector (`gc=False`): decoded JSON cannot form a cycle.
 
 A line reports one error: a shape error first (msgspec stops at the first in document
-order), then a pattern error (links, then prices, then image sources), then cross-field.
+order), then a pattern error (links and image sources, then prices, then currency codes), then a
+cross-field one.
 
 Limits follow the vendor's current format documentation ("Spec B"), which only widened the
 older spec's limits: every file valid under the old limits is valid here.
@@ -24,6 +25,7 @@ older spec's limits: every file valid under the old limits is valid here.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from array import array
@@ -216,10 +218,7 @@ def check_line(raw: bytes, line_num: int, now: datetime | None = None) -> Produc
     product = _decode(raw, line_num)
     if isinstance(product, CatalogError):
         return product
-    prices = [price for variant in product.variants for price in variant.prices]
-    error = _check_patterns(product, prices, line_num) or _cross_check(
-        product, prices, line_num, now
-    )
+    error = _check_patterns(product, line_num) or _cross_check(product, line_num, now)
     return error or product
 
 
@@ -242,38 +241,23 @@ def _decode(raw: bytes, line_num: int, suspect: bool = True) -> Product | Catalo
     return product
 
 
-# A pattern per kind, and the same pattern repeated over newline-joined strings: one regex
-# call per kind and product. The single patterns keep `re.search` semantics (as msgspec
-# applied them); the joined ones are stricter, so a joined miss is re-checked field by field.
-_PATTERNS = {
-    ErrorType.INVALID_URL: _URL_PATTERN,
-    ErrorType.INVALID_PRICE: _PRICE_PATTERN,
-    ErrorType.INVALID_CURRENCY_CODE: _CURRENCY_PATTERN,
-}
-_SINGLE = {kind: re.compile(pattern) for kind, pattern in _PATTERNS.items()}
-_JOINED = {
-    kind: re.compile(f"(?:{pattern[1:-1]})(?:\n(?:{pattern[1:-1]}))*")
-    for kind, pattern in _PATTERNS.items()
+# A pattern per kind, as msgspec applied it (`re.search`): the field-by-field check that
+# names the culprit. The fast checks (`_patterns_hold`) are stricter, so a value they refuse
+# is looked at again with these.
+_SINGLE = {
+    ErrorType.INVALID_URL: re.compile(_URL_PATTERN),
+    ErrorType.INVALID_PRICE: re.compile(_PRICE_PATTERN),
+    ErrorType.INVALID_CURRENCY_CODE: re.compile(_CURRENCY_PATTERN),
 }
 
 
-def _check_patterns(product: Product, prices: list[Price], line_num: int) -> CatalogError | None:
-    links = [product.link, *[variant.link for variant in product.variants]]
-    if product.images:
-        links += [image.src for image in product.images]
-    amounts = [price.amount for price in prices]
-    amounts += [p.compareAtPrice for p in prices if p.compareAtPrice is not None]
-    for kind, values in (
-        (ErrorType.INVALID_URL, links),
-        (ErrorType.INVALID_PRICE, amounts),
-        (ErrorType.INVALID_CURRENCY_CODE, [price.currencyCode for price in prices]),
-    ):
-        joined = "\n".join(values)
-        # A value holding a newline would pass as two: count them to rule that out.
-        if joined.count("\n") != len(values) - 1 or _JOINED[kind].fullmatch(joined) is None:
-            error = _first_mismatch(product, kind, line_num)
-            if error is not None:
-                return error
+def _check_patterns(product: Product, line_num: int) -> CatalogError | None:
+    if _patterns_hold([product]):
+        return None
+    for kind in _SINGLE:  # links, then prices, then currency codes
+        error = _first_mismatch(product, kind, line_num)
+        if error is not None:
+            return error
     return None
 
 
@@ -309,14 +293,12 @@ def _pattern_fields(product: Product, kind: str) -> Iterator[tuple[str, str]]:
                 yield f"{where}.compareAtPrice", price.compareAtPrice
 
 
-def _cross_check(
-    product: Product, prices: list[Price], line_num: int, now: datetime | None
-) -> CatalogError | None:
+def _cross_check(product: Product, line_num: int, now: datetime | None) -> CatalogError | None:
     variant_ids = [variant.id for variant in product.variants]
     known = set(variant_ids)
     if len(known) != len(variant_ids):
         return _duplicate_variant(variant_ids, line_num)
-    if now is not None and any(price.expirationTime is not None for price in prices):
+    if now is not None:
         for index, variant in enumerate(product.variants):
             error = _check_expiry(variant, index, line_num, now)
             if error is not None:
@@ -598,9 +580,7 @@ def _check_group(
     if not _patterns_hold(valid.products):
         valid = valid.one_by_one(errors, _check_patterns)
     if not _cross_hold(valid, now):
-        valid = valid.one_by_one(
-            errors, lambda product, prices, number: _cross_check(product, prices, number, now)
-        )
+        valid = valid.one_by_one(errors, lambda product, number: _cross_check(product, number, now))
     result.valid += len(valid.products)
     valid.record_ids(result)
 
@@ -617,14 +597,11 @@ class _Decoded:
     products: list[Product] = field(default_factory=list)
 
     def one_by_one(
-        self,
-        errors: list[CatalogError],
-        check: Callable[[Product, list[Price], int], CatalogError | None],
+        self, errors: list[CatalogError], check: Callable[[Product, int], CatalogError | None]
     ) -> _Decoded:
         passed = _Decoded()
         for number, product in zip(self.numbers, self.products, strict=True):
-            prices = [price for variant in product.variants for price in variant.prices]
-            error = check(product, prices, number)
+            error = check(product, number)
             if error is None:
                 passed.numbers.append(number)
                 passed.products.append(product)
@@ -632,6 +609,12 @@ class _Decoded:
                 errors.append(error)
         return passed
 
+    @functools.cached_property
+    def variant_ids(self) -> list[str]:
+        """Every variant's id, in file order (used by `_cross_hold`, then `record_ids`)."""
+        return [variant.id for product in self.products for variant in product.variants]
+
+    @functools.cached_property
     def variant_tags(self) -> list[int]:
         """Each variant's line, tagged as a variant's (line * 2 + 1), in file order."""
         return [
@@ -641,11 +624,10 @@ class _Decoded:
         ]
 
     def record_ids(self, result: BatchResult) -> None:
-        variant_ids = [variant.id for product in self.products for variant in product.variants]
         result.hashes.extend([hash(product.id) for product in self.products])
-        result.hashes.extend([hash(variant_id) ^ _VARIANT_SALT for variant_id in variant_ids])
+        result.hashes.extend([hash(variant_id) ^ _VARIANT_SALT for variant_id in self.variant_ids])
         result.id_lines.extend([number * 2 for number in self.numbers])
-        result.id_lines.extend(self.variant_tags())
+        result.id_lines.extend(self.variant_tags)
 
 
 def _decode_lines(
@@ -704,9 +686,20 @@ def _patterns_hold(products: list[Product]) -> bool:
     )
 
 
+# The price and currency patterns repeated over newline-joined values (no value matches a
+# newline): one regex call for all of a group's values.
+_JOINED = {
+    kind: re.compile(f"(?:{pattern[1:-1]})(?:\n(?:{pattern[1:-1]}))*")
+    for kind, pattern in (
+        (ErrorType.INVALID_PRICE, _PRICE_PATTERN),
+        (ErrorType.INVALID_CURRENCY_CODE, _CURRENCY_PATTERN),
+    )
+}
+
+
 def _all_match(kind: str, values: set[str]) -> bool:
-    """One regex call for all the values (joined by newlines, which no pattern matches);
-    False, to look closer, if a value holds a newline itself."""
+    """One regex call for all the values; False, to look closer, if a value holds a newline
+    itself (it would pass as two)."""
     if not values:
         return True
     joined = "\n".join(values)
@@ -719,8 +712,8 @@ def _cross_hold(decoded: _Decoded, now: datetime | None) -> bool:
     check. Variants and image references are keyed by line, so one set comparison checks
     the whole block."""
     products = decoded.products
-    tags = decoded.variant_tags()
-    owned = set(zip(tags, [v.id for product in products for v in product.variants], strict=True))
+    tags = decoded.variant_tags
+    owned = set(zip(tags, decoded.variant_ids, strict=True))
     if len(owned) != len(tags):
         return False
     named = {

@@ -10,8 +10,8 @@ NUL = "\x00"
 
 
 def refuse(value: str, field: str) -> None:
-    """400 naming `field` if `value` holds a NUL (for callers that are not a JSON body, which
-    `heedful.http.operation.refuse_nul` checks whole)."""
+    """400 naming `field` if `value` holds a NUL. For values that do not come in a request
+    body, query or path (CLI options): those `heedful.http.operation` checks whole."""
     if NUL in value:
         raise InvalidRequest(f"`{field}` must not contain NUL characters (\\u0000)")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from heedful.core import nul
 from heedful.errors import InvalidRequest
 
 # RFC 3339 date-time; the offset may also be written without a colon (`+0000`), as the spec's
@@ -49,7 +48,6 @@ def occurred_at(value: str | None, received_at: datetime, field: str = "occurred
 def event_type(value: str, field: str = "type") -> str:
     if not value.strip():
         raise InvalidRequest(f"`{field}` must not be empty")
-    nul.refuse(value, field)
     if TYPE_FORBIDDEN.isdisjoint(value):  # the usual case, without building a set
         return value
     bad = sorted(set(value) & TYPE_FORBIDDEN)
@@ -74,5 +72,4 @@ def external_event_id(value: str | None, field: str = "externalEventId") -> str 
         raise InvalidRequest(f"`{field}` must not be empty")
     if len(value) > MAX_EXTERNAL_EVENT_ID:
         raise InvalidRequest(f"`{field}` must be at most {MAX_EXTERNAL_EVENT_ID} characters")
-    nul.refuse(value, field)
     return value
