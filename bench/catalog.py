@@ -151,20 +151,19 @@ def _decode_only(block: Any) -> int:
     """A block's lines through the validator's typed decoder and nothing else."""
     from heedful.catalog.validator import MAX_LINE_BYTES, block_lines, decode_product
 
-    return sum(
-        decode_product(raw) is not None for _, raw in block_lines(block, MAX_LINE_BYTES) if raw
-    )
+    lines = block_lines(block.attached(), MAX_LINE_BYTES)
+    return sum(decode_product(raw) is not None for _, raw in lines if raw)
 
 
 def phase_ceiling(path: Path) -> dict[str, Any]:
     """The same blocks and workers, only decoding each line into the typed structs (msgspec,
     in C): no pattern or cross-field check, no ids. What validation cannot beat here."""
     from heedful.catalog.parallel import ordered_map
-    from heedful.catalog.validator import read_blocks
+    from heedful.catalog.validator import read_blocks, shipper
 
     started = time.perf_counter()
     with path.open("rb", buffering=1024 * 1024) as stream:
-        decoded = sum(ordered_map(_decode_only, read_blocks(stream)))
+        decoded = sum(ordered_map(_decode_only, read_blocks(stream), ship=shipper(stream)))
     seconds = time.perf_counter() - started
     cpu = tree_cpu_seconds()
     stop_pool()

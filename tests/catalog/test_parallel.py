@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +17,11 @@ from heedful.catalog.validator import (
     Block,
     ErrorTally,
     ErrorType,
+    FileChanged,
     FileReport,
     check_line,
     read_blocks,
+    shipper,
     take_lines,
     validate_stream,
 )
@@ -101,6 +104,50 @@ def test_worker_processes_find_exactly_what_one_process_finds() -> None:
     assert "product id already used on line 3" in duplicates[0].errorMessage
     assert "variant id already used on line 11" in duplicates[1].errorMessage
     assert (alone.products_received, alone.products_valid) == (79, 59)
+
+
+def test_workers_read_a_file_s_blocks_themselves_with_the_same_outcome(tmp_path: Path) -> None:
+    data = ndjson(mixed_lines())
+    path = tmp_path / "catalog.ndjson"
+    path.write_bytes(data)
+
+    with path.open("rb") as stream:
+        ship = shipper(stream)
+        assert ship is not None
+        from_file = validate_stream(
+            stream, now=NOW, max_line_bytes=4096, workers=2, block_bytes=2048
+        )
+
+    assert summary(from_file) == summary(validate(data, workers=0))
+
+
+def test_a_detached_block_comes_back_whole_unless_its_file_changed(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.ndjson"
+    path.write_bytes(b"first\nsecond line\nthird\n")
+    with path.open("rb") as stream:
+        blocks = list(read_blocks(stream, block_bytes=8))
+    detached = [block.detached(str(path)) for block in blocks]
+
+    assert all(block.data == b"" for block in detached)
+    assert [block.attached() for block in detached] == blocks
+
+    path.write_bytes(b"first\nsecond\n")  # cut short
+    with pytest.raises(FileChanged):
+        detached[-1].attached()
+    path.write_bytes(b"first\nsecond line\nthird_more\n")  # the block now ends mid-line
+    with pytest.raises(FileChanged):
+        detached[1].attached()
+
+
+def test_streams_workers_cannot_reopen_send_their_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.ndjson"
+    path.write_bytes(b"first\nsecond\n")
+
+    assert shipper(io.BytesIO(b"first\n")) is None
+    with path.open("rb") as stream:
+        stream.read(3)
+        assert shipper(stream) is None  # the blocks' offsets would not start at 0
+        assert shipper(stream, start=3) is not None
 
 
 def test_small_inputs_stay_in_this_process_in_order() -> None:

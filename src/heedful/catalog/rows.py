@@ -66,7 +66,7 @@ class Rows:
 def block_rows(work: tuple[Block, frozenset[int]], context: RowContext) -> Rows:
     """Rows for a block's lines that validation passed: not among the block's `rejected`
     line numbers, and within the limits."""
-    block, rejected = work
+    block, rejected = work[0].attached(), work[1]
     return build_rows(
         [
             raw

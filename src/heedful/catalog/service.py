@@ -346,6 +346,7 @@ def _validate_chunk(
                 processing.max_lines,
                 workers=_workers(state.parallel),
                 min_items=1 if state.parallel else MIN_PARALLEL_BATCHES,
+                ship=validator.shipper(stream, upload.offset),
             )
             for result in results:
                 add_result(report, state.seen, result)
@@ -399,12 +400,14 @@ def _ingest_chunk(
     with open_file(upload.backend, upload.location, upload.offset) as stream:
         blocks = _chunk_blocks(upload, stream, processing, reach)
         work = ((block, _rejected_in(rejected, block)) for block in blocks)
+        ship_block = validator.shipper(stream, upload.offset)
         for rows in ordered_map(
             block_rows,
             work,
             context,
             workers=_workers(parallel),
             min_items=1 if parallel else MIN_PARALLEL_BATCHES,
+            ship=None if ship_block is None else lambda item: (ship_block(item[0]), item[1]),
         ):
             repository.upsert_products(session, rows.products)
             repository.upsert_variants(session, rows.variants)
