@@ -1,4 +1,4 @@
-"""Unsubscribe racing an erasure of the same subscriber.
+"""Unsubscribe and inbound texts racing an erasure of the same subscriber.
 
 On PostgreSQL each race is played in a fixed order: another connection holds a row lock the
 erasure needs (a job naming the subject), so the erasure stops just after locking the user;
@@ -28,7 +28,7 @@ from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.privacy import erasure
 from heedful.runtime import Runtime
 from heedful.storage.db import Database
-from heedful.subscriptions import service
+from heedful.subscriptions import admin, service
 from heedful.subscriptions.schemas import UnsubscribeSubscriptionsRequestDto
 from tests.subscriptions.support import PHONE, make_source, subscribe, subscriptions
 
@@ -143,3 +143,26 @@ async def test_unsubscribe_racing_an_erasure_is_404_not_a_deadlock(
     assert_erased(eraser, runtime)
     assert len(unsubscriber.outcome) == 1
     assert isinstance(unsubscriber.outcome[0], NotFound), unsubscriber.outcome
+
+
+async def test_inbound_text_racing_an_erasure_is_404_not_a_foreign_key_error(
+    runtime: Runtime, dev: DevelopmentSetup, subscribed: int
+) -> None:
+    """The simulated carrier found the user, then recorded the text for it; on PostgreSQL the
+    insert waited for the erasure holding the user and then broke its foreign key (a 500)."""
+    eraser = erase_phone(runtime, dev.company.id)
+    texter = Racer(
+        runtime, lambda session: admin.receive_text(session, runtime.clock, PHONE, "STOP", None)
+    )
+
+    with erasure_held_after_locking_the_user(runtime, dev.company.id, subscribed):
+        eraser.start()
+        settle(runtime.db, eraser, waiting=1)
+        texter.start()
+        settle(runtime.db, texter, waiting=2)
+    eraser.join(WAIT_SECONDS)
+    texter.join(WAIT_SECONDS)
+
+    assert_erased(eraser, runtime)
+    assert len(texter.outcome) == 1
+    assert isinstance(texter.outcome[0], NotFound), texter.outcome

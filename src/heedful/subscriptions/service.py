@@ -563,9 +563,10 @@ def inbound_text(
     it). Keywords, case-insensitive: Y/YES confirm a pending opt-in; STOP, UNSUBSCRIBE, CANCEL,
     END, QUIT (and ARRET) opt out of every text subscription; HELP (AIDE) answers a help text;
     START/UNSTOP subscribe again. Anything else is only recorded. None: phone unknown here."""
-    user_id = identity.find_user(session, company_id, phone)
-    if user_id is None:
+    located = _locate_locked(session, company_id, phone, None)
+    if not located:
         return None
+    user_id = located[0].user_id
     messaging.record_inbound(session, clock, company_id, user_id, phone.value, text)
     word = text.strip().upper()
     subs = list(repository.subscriptions_of(session, company_id, [user_id], [TEXT]))
