@@ -385,7 +385,7 @@ class Located:
     address: str
 
 
-def _locate(
+def _located(
     session: Session, company_id: int, phone: Identifier | None, email: Identifier | None
 ) -> list[Located]:
     """The users the identifiers name, each with the one channel its identifier locates."""
@@ -396,9 +396,41 @@ def _locate(
         user_id = identity.find_user(session, company_id, identifier)
         if user_id is not None:
             found.append(Located(user_id, channel, identifier.value))
+    return found
+
+
+def _locate(
+    session: Session,
+    company_id: int,
+    phone: Identifier | None,
+    email: Identifier | None,
+    *,
+    lock: bool = False,
+) -> list[Located]:
+    """`_located` (`_locate_locked` if `lock`); at least one user, else a 404."""
+    found = (_locate_locked if lock else _located)(session, company_id, phone, email)
     if not found:
         raise NotFound("No subscriber with that `phone` or `email`")
     return found
+
+
+def _locate_locked(
+    session: Session, company_id: int, phone: Identifier | None, email: Identifier | None
+) -> list[Located]:
+    """`_located`, with the users row-locked (in id order) until the transaction ends. An
+    erasure locks the user, then deletes its subscriptions: a change that locked those
+    subscriptions first and then wrote a row referencing the user (taking its key lock)
+    deadlocked with it on PostgreSQL, or broke a foreign key once the erasure committed.
+    Looked up again under the lock: an erased user is gone (nothing found), a merged one
+    leads to its survivor (locked in turn)."""
+    found = _located(session, company_id, phone, email)
+    for _attempt in range(CREATE_ATTEMPTS):
+        identity_repository.lock_users(session, company_id, [where.user_id for where in found])
+        again = _located(session, company_id, phone, email)
+        if again == found:
+            return found
+        found = again
+    raise Conflict("The subscriber changed concurrently; try again")
 
 
 def eligibility(
@@ -454,7 +486,7 @@ def unsubscribe(
     now = clock.now()
     responses = []
     texted: list[Located] = []
-    for where in _locate(session, company_id, phone, email):
+    for where in _locate(session, company_id, phone, email, lock=True):
         touched = False
         for sub in repository.subscriptions_of(
             session, company_id, [where.user_id], [where.channel]
@@ -531,9 +563,10 @@ def inbound_text(
     it). Keywords, case-insensitive: Y/YES confirm a pending opt-in; STOP, UNSUBSCRIBE, CANCEL,
     END, QUIT (and ARRET) opt out of every text subscription; HELP (AIDE) answers a help text;
     START/UNSTOP subscribe again. Anything else is only recorded. None: phone unknown here."""
-    user_id = identity.find_user(session, company_id, phone)
-    if user_id is None:
+    located = _locate_locked(session, company_id, phone, None)
+    if not located:
         return None
+    user_id = located[0].user_id
     messaging.record_inbound(session, clock, company_id, user_id, phone.value, text)
     word = text.strip().upper()
     subs = list(repository.subscriptions_of(session, company_id, [user_id], [TEXT]))
