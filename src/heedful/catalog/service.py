@@ -38,6 +38,7 @@ from heedful.catalog.files import UploadStore, open_file
 from heedful.catalog.parallel import MIN_PARALLEL_BATCHES, default_workers, ordered_map
 from heedful.catalog.rows import RowContext, block_rows
 from heedful.catalog.validator import (
+    MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     MAX_LINES,
     Block,
@@ -47,6 +48,7 @@ from heedful.catalog.validator import (
     SeenIds,
     add_result,
     check_block,
+    file_too_large,
     finish,
     read_blocks,
     take_lines,
@@ -71,6 +73,8 @@ class Processing:
     chunk_lines: int = 10_000
     max_lines: int = MAX_LINES
     s3_poll_interval: float = 2.0
+    # The local URL refuses a bigger body with 413; an S3 object is checked when it appears.
+    max_upload_bytes: int = MAX_FILE_BYTES
 
     def payload(self, upload_id: int) -> dict[str, Any]:
         return {
@@ -78,6 +82,7 @@ class Processing:
             "chunk_lines": self.chunk_lines,
             "max_lines": self.max_lines,
             "s3_poll_interval": self.s3_poll_interval,
+            "max_upload_bytes": self.max_upload_bytes,
         }
 
     @classmethod
@@ -86,6 +91,7 @@ class Processing:
             int(payload.get("chunk_lines", 10_000)),
             int(payload.get("max_lines", MAX_LINES)),
             float(payload.get("s3_poll_interval", 2.0)),
+            int(payload.get("max_upload_bytes", MAX_FILE_BYTES)),
         )
 
 
@@ -455,6 +461,9 @@ def await_object(
     found = probe(upload.location)
     if found is not None:
         location = {**upload.location, "etag": found["etag"]}
+        if found["size"] > processing.max_upload_bytes:
+            _refuse_file(session, clock, upload, found["size"], processing, location)
+            return
         accept_file(session, clock, upload, found["size"], processing, lambda: None, location)
         return
     if clock.now() >= upload.expires_at:
@@ -467,6 +476,27 @@ def await_object(
         company_id=company_id,
         delay=timedelta(seconds=processing.s3_poll_interval),
     )
+
+
+def _refuse_file(
+    session: Session,
+    clock: Clock,
+    upload: CatalogUpload,
+    size: int,
+    processing: Processing,
+    location: dict[str, Any],
+) -> None:
+    """An object over the size limit (a pre-signed PUT cannot cap it, as the local URL's 413
+    does): none of it is read. The upload ends as any processed file does (`validated` when
+    validate-only, else `completed`) with one FILE_TOO_LARGE error, and the object goes."""
+    now = clock.now()
+    tally = ErrorTally()
+    tally.add(file_too_large(size, processing.max_upload_bytes))
+    upload.status = VALIDATED if upload.validate_only else COMPLETED
+    upload.received_at, upload.size_bytes, upload.location = now, size, location
+    upload.errors, upload.updated_at = tally.to_state(), now
+    _done(upload)
+    _cleanup_after_done(session, clock, upload)
 
 
 # --- admin inspection ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from msgspec import Meta, Struct
 
 from heedful.core import nul
 
+MAX_FILE_BYTES = 2 * 1024**3
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_LINES = 500_000
 MAX_ERRORS_PER_TYPE = 10
@@ -49,6 +50,7 @@ _BOM = b"\xef\xbb\xbf"
 class ErrorType:
     """The fixed `errorType` vocabulary (documented in docs/catalog.md)."""
 
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
     INVALID_ENCODING = "INVALID_ENCODING"
     LINE_TOO_LONG = "LINE_TOO_LONG"
     TOO_MANY_LINES = "TOO_MANY_LINES"
@@ -445,6 +447,16 @@ def take_lines(blocks: Iterator[Block], count: int) -> Iterator[Block]:
 def oversized(line_num: int, max_line_bytes: int = MAX_LINE_BYTES) -> CatalogError:
     return CatalogError(
         ErrorType.LINE_TOO_LONG, f"line is longer than {max_line_bytes} bytes", line_num
+    )
+
+
+def file_too_large(size: int, max_file_bytes: int = MAX_FILE_BYTES) -> CatalogError:
+    """The whole file refused (line 0: no line of it was read)."""
+    return CatalogError(
+        ErrorType.FILE_TOO_LARGE,
+        f"the file is {size} bytes; a catalog file is at most {max_file_bytes} bytes, "
+        "and none of it was read",
+        0,
     )
 
 
