@@ -41,12 +41,14 @@ from heedful.catalog.validator import (
     MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     MAX_LINES,
+    NO_LIMIT,
     Block,
     ErrorTally,
+    ErrorType,
     FileReport,
     HashKeyChanged,
+    ProductLimit,
     SeenIds,
-    add_result,
     check_block,
     file_too_large,
     finish,
@@ -341,20 +343,21 @@ def _validate_chunk(
     )
     reach = _Reach(upload.line_num, upload.offset)
     past_limit = False
+    now, workers = clock.now(), _workers(state.parallel)
+    limit = ProductLimit(processing.max_lines, workers)
     state.offset = -1  # in use: if this chunk fails half-way, the state matches no checkpoint
     try:
         with open_file(upload.backend, upload.location, upload.offset) as stream:
             results = ordered_map(
                 check_block,
-                _chunk_blocks(upload, stream, processing, reach),
-                clock.now(),
+                limit.watch(_chunk_blocks(upload, stream, processing, reach)),
+                now,
                 MAX_LINE_BYTES,
-                processing.max_lines,
-                workers=_workers(state.parallel),
+                workers=workers,
                 min_items=1 if state.parallel else MIN_PARALLEL_BATCHES,
             )
             for result in results:
-                add_result(report, state.seen, result)
+                result = limit.admit(report, state.seen, result, now, MAX_LINE_BYTES)
                 state.rejected.extend(result.rejected)
                 if result.past_limit:
                     past_limit = True
@@ -393,12 +396,9 @@ def _ingest_chunk(
     files) while this process writes the ones already built."""
     rejected = array("q")
     rejected.frombytes(upload.rejected_lines or b"")
+    last_line = _last_line_read(upload)
     context = RowContext(
-        upload.company_id,
-        upload.id,
-        clock.now(),
-        session.connection().dialect.name,
-        processing.max_lines,
+        upload.company_id, upload.id, clock.now(), session.connection().dialect.name, last_line
     )
     parallel = (upload.size_bytes or 0) >= PARALLEL_MIN_BYTES
     reach = _Reach(upload.line_num, upload.offset)
@@ -416,9 +416,19 @@ def _ingest_chunk(
             repository.upsert_variants(session, rows.variants)
             upload.products_saved += len(rows.products)
     upload.offset, upload.line_num = reach.offset, reach.line
-    if reach.lines < processing.chunk_lines or reach.line >= processing.max_lines:
+    if reach.lines < processing.chunk_lines or reach.line >= last_line:
         upload.status = COMPLETED
         _done(upload)
+
+
+def _last_line_read(upload: CatalogUpload) -> int:
+    """The last line validation read: every line, unless it stopped at the product limit,
+    whose TOO_MANY_LINES error (reported once, so always kept) names the first line it did
+    not read. The limit counts products, not lines, so no line number can stand for it."""
+    for error in (upload.errors or {}).get("errors", []):
+        if error["errorType"] == ErrorType.TOO_MANY_LINES:
+            return int(error["lineNum"]) - 1
+    return NO_LIMIT
 
 
 def _rejected_in(rejected: array[int], block: Block) -> frozenset[int]:
