@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from heedful.catalog import parallel, service
+from heedful.catalog import parallel, routes, service
 from heedful.catalog.validator import (
     Block,
     ErrorTally,
@@ -176,6 +177,29 @@ def test_the_line_limit_holds_across_blocks_and_workers() -> None:
         ]
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("block_bytes", [2048, 8192])  # the cut at a block's start, or inside
+def test_the_product_limit_skips_blank_lines_across_blocks_and_workers(
+    workers: int, block_bytes: int
+) -> None:
+    # Each product followed by a blank line: product n is on line 2n - 1.
+    data = b"".join(line + b"\n\n" for line in [product(n) for n in range(1, 41)])
+
+    def check(max_lines: int) -> FileReport:
+        stream = io.BytesIO(data)
+        return validate_stream(
+            stream, now=NOW, max_lines=max_lines, workers=workers, block_bytes=block_bytes
+        )
+
+    cut, whole = check(25), check(40)
+
+    assert (cut.products_received, cut.products_valid) == (25, 25)
+    assert [(e.errorType, e.lineNum) for e in cut.tally.errors()] == [
+        (ErrorType.TOO_MANY_LINES, 51)
+    ]
+    assert whole.ok and whole.products_received == 40
+
+
 def test_repeated_ids_keep_the_first_ten_in_file_order() -> None:
     lines = [product(n) for n in range(1, 21)] + [product(n) for n in range(20, 0, -1)]
 
@@ -256,6 +280,38 @@ async def test_big_uploads_go_through_the_worker_pool_with_the_same_outcome(
     ]
     assert count(runtime, CatalogProduct) == 59
     assert count(runtime, CatalogVariant) == 59 * 3
+
+
+@pytest.mark.parametrize("pool", [False, True])
+async def test_the_server_job_limits_products_not_blank_lines(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    pool: bool,
+) -> None:
+    if pool:
+        monkeypatch.setattr(service, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(service, "BLOCK_BYTES", 2048)
+    limited = service.Processing(chunk_lines=4, max_lines=5)
+    monkeypatch.setattr(routes, "processing", lambda settings: limited)
+    # Product n on line 2n - 1 (a blank line after each); chunks of 4 lines hold 2 products.
+    data = b"".join(line + b"\n\n" for line in [product(n) for n in range(1, 8)])
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=data)
+
+    worker.run_until_idle()
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == "completed"
+    assert (final["productsReceived"], final["productsProcessed"]) == (5, 5)
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [
+        (ErrorType.TOO_MANY_LINES, 11)
+    ]
+    with runtime.db.transaction() as session:
+        saved = session.scalars(select(CatalogProduct.product_id)).all()
+    assert sorted(saved) == [f"PD-{n}" for n in range(1, 6)]
 
 
 async def test_a_chunk_failing_mid_validation_starts_the_validation_over(

@@ -120,3 +120,52 @@ async def test_the_local_put_route_refuses_s3_uploads(
     response = await client.put("/uploads/anything.1.abc", content=b"{}")
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("validate_only", "end"), [(False, "completed"), (True, "validated")])
+async def test_an_object_over_the_size_limit_is_reported_not_processed(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    s3_endpoint: str,
+    validate_only: bool,
+    end: str,
+) -> None:
+    # A pre-signed PUT cannot cap the size (the local URL answers 413): the watcher must.
+    data = ndjson([product(n) for n in range(1, 4)])
+    runtime.settings = runtime.settings.model_copy(
+        update={"catalog_max_upload_bytes": len(data) - 1}
+    )
+    upload = await _start(client, dev_headers, validateOnly=validate_only)
+    assert requests.put(upload["uploadUrl"], data=data, timeout=10).status_code == 200
+
+    runtime.clock.advance(timedelta(seconds=2))  # type: ignore[attr-defined]
+    worker.run_until_idle()
+
+    final = await _status(client, dev_headers, upload["uploadId"])
+    assert final["status"] == end
+    assert (final["productsReceived"], final["productsProcessed"]) == (0, 0)
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [("FILE_TOO_LARGE", 0)]
+    assert f"at most {len(data) - 1} bytes" in final["errors"][0]["errorMessage"]
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CatalogProduct)) == 0
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"catalog-uploads/{upload['uploadId']}")
+    assert listed.get("KeyCount", 0) == 0  # not kept, as the local URL's 413 keeps nothing
+    assert worker.run_until_idle() == 0  # and nothing left to do
+
+
+async def test_an_object_at_the_size_limit_is_processed(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], worker: Worker, runtime: Runtime
+) -> None:
+    data = ndjson([product(n) for n in range(1, 4)])
+    runtime.settings = runtime.settings.model_copy(update={"catalog_max_upload_bytes": len(data)})
+    upload = await _start(client, dev_headers)
+    assert requests.put(upload["uploadUrl"], data=data, timeout=10).status_code == 200
+
+    runtime.clock.advance(timedelta(seconds=2))  # type: ignore[attr-defined]
+    worker.run_until_idle()
+
+    final = await _status(client, dev_headers, upload["uploadId"])
+    assert (final["status"], final["productsProcessed"], final["errors"]) == ("completed", 3, [])

@@ -264,6 +264,7 @@ def test_every_documented_error_type_is_exercised() -> None:
         ErrorType.INVALID_ENCODING,
         ErrorType.LINE_TOO_LONG,
         ErrorType.TOO_MANY_LINES,
+        ErrorType.FILE_TOO_LARGE,  # the S3 watcher's (tests/catalog/test_s3.py)
     }
     assert covered == set(ERROR_TYPES)
 
@@ -292,6 +293,19 @@ def test_lines_past_the_limit_are_not_read() -> None:
 
     assert only_error(report)[:2] == (ErrorType.TOO_MANY_LINES, 4)
     assert report.products_received == 3
+
+
+def test_the_limit_counts_products_not_blank_lines() -> None:
+    # The vendor's limit is "500k line/product": one product per line. A blank line is
+    # skipped, not a product, so it takes nothing from the limit; numbers stay physical.
+    at_limit = run([product(1), b"", product(2), b"  ", b"", product(3), b""], max_lines=3)
+    past_limit = run([product(1), b"", product(2), b"", product(3), b"", product(4)], max_lines=3)
+
+    assert at_limit.ok
+    assert (at_limit.products_received, at_limit.products_valid) == (3, 3)
+    assert only_error(past_limit)[:2] == (ErrorType.TOO_MANY_LINES, 7)
+    assert "more than 3 products" in only_error(past_limit)[2]
+    assert (past_limit.products_received, past_limit.products_valid) == (3, 3)
 
 
 def test_product_and_variant_ids_must_be_unique_across_the_file() -> None:

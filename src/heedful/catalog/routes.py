@@ -54,6 +54,7 @@ def processing(settings: Settings) -> service.Processing:
     return service.Processing(
         chunk_lines=settings.catalog_chunk_lines,
         s3_poll_interval=settings.catalog_s3_poll_interval,
+        max_upload_bytes=settings.catalog_max_upload_bytes,
     )
 
 

@@ -53,7 +53,7 @@ class RowContext:
     upload_id: int
     now: datetime
     dialect: str  # "sqlite" or "postgresql": how timestamps are stored
-    max_lines: int
+    last_line: int  # the last line validation read (it stops at the product limit)
     max_line_bytes: int = MAX_LINE_BYTES
 
 
@@ -65,13 +65,13 @@ class Rows:
 
 def block_rows(work: tuple[Block, frozenset[int]], context: RowContext) -> Rows:
     """Rows for a block's lines that validation passed: not among the block's `rejected`
-    line numbers, and within the limits."""
+    line numbers, and not past the last line validation read."""
     block, rejected = work[0].attached(), work[1]
     return build_rows(
         [
             raw
             for number, raw in block_lines(block, context.max_line_bytes)
-            if raw is not None and number <= context.max_lines and number not in rejected
+            if raw is not None and number <= context.last_line and number not in rejected
         ],
         context,
     )

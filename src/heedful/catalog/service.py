@@ -38,15 +38,19 @@ from heedful.catalog.files import UploadStore, open_file
 from heedful.catalog.parallel import MIN_PARALLEL_BATCHES, default_workers, ordered_map
 from heedful.catalog.rows import RowContext, block_rows
 from heedful.catalog.validator import (
+    MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     MAX_LINES,
+    NO_LIMIT,
     Block,
     ErrorTally,
+    ErrorType,
     FileReport,
     HashKeyChanged,
+    ProductLimit,
     SeenIds,
-    add_result,
     check_block,
+    file_too_large,
     finish,
     read_blocks,
     take_lines,
@@ -71,6 +75,8 @@ class Processing:
     chunk_lines: int = 10_000
     max_lines: int = MAX_LINES
     s3_poll_interval: float = 2.0
+    # The local URL refuses a bigger body with 413; an S3 object is checked when it appears.
+    max_upload_bytes: int = MAX_FILE_BYTES
 
     def payload(self, upload_id: int) -> dict[str, Any]:
         return {
@@ -78,6 +84,7 @@ class Processing:
             "chunk_lines": self.chunk_lines,
             "max_lines": self.max_lines,
             "s3_poll_interval": self.s3_poll_interval,
+            "max_upload_bytes": self.max_upload_bytes,
         }
 
     @classmethod
@@ -86,6 +93,7 @@ class Processing:
             int(payload.get("chunk_lines", 10_000)),
             int(payload.get("max_lines", MAX_LINES)),
             float(payload.get("s3_poll_interval", 2.0)),
+            int(payload.get("max_upload_bytes", MAX_FILE_BYTES)),
         )
 
 
@@ -335,21 +343,22 @@ def _validate_chunk(
     )
     reach = _Reach(upload.line_num, upload.offset)
     past_limit = False
+    now, workers = clock.now(), _workers(state.parallel)
+    limit = ProductLimit(processing.max_lines, workers)
     state.offset = -1  # in use: if this chunk fails half-way, the state matches no checkpoint
     try:
         with open_file(upload.backend, upload.location, upload.offset) as stream:
             results = ordered_map(
                 check_block,
-                _chunk_blocks(upload, stream, processing, reach),
-                clock.now(),
+                limit.watch(_chunk_blocks(upload, stream, processing, reach)),
+                now,
                 MAX_LINE_BYTES,
-                processing.max_lines,
-                workers=_workers(state.parallel),
+                workers=workers,
                 min_items=1 if state.parallel else MIN_PARALLEL_BATCHES,
                 ship=validator.shipper(stream, upload.offset),
             )
             for result in results:
-                add_result(report, state.seen, result)
+                result = limit.admit(report, state.seen, result, now, MAX_LINE_BYTES)
                 state.rejected.extend(result.rejected)
                 if result.past_limit:
                     past_limit = True
@@ -388,12 +397,9 @@ def _ingest_chunk(
     files) while this process writes the ones already built."""
     rejected = array("q")
     rejected.frombytes(upload.rejected_lines or b"")
+    last_line = _last_line_read(upload)
     context = RowContext(
-        upload.company_id,
-        upload.id,
-        clock.now(),
-        session.connection().dialect.name,
-        processing.max_lines,
+        upload.company_id, upload.id, clock.now(), session.connection().dialect.name, last_line
     )
     parallel = (upload.size_bytes or 0) >= PARALLEL_MIN_BYTES
     reach = _Reach(upload.line_num, upload.offset)
@@ -413,9 +419,19 @@ def _ingest_chunk(
             repository.upsert_variants(session, rows.variants)
             upload.products_saved += len(rows.products)
     upload.offset, upload.line_num = reach.offset, reach.line
-    if reach.lines < processing.chunk_lines or reach.line >= processing.max_lines:
+    if reach.lines < processing.chunk_lines or reach.line >= last_line:
         upload.status = COMPLETED
         _done(upload)
+
+
+def _last_line_read(upload: CatalogUpload) -> int:
+    """The last line validation read: every line, unless it stopped at the product limit,
+    whose TOO_MANY_LINES error (reported once, so always kept) names the first line it did
+    not read. The limit counts products, not lines, so no line number can stand for it."""
+    for error in (upload.errors or {}).get("errors", []):
+        if error["errorType"] == ErrorType.TOO_MANY_LINES:
+            return int(error["lineNum"]) - 1
+    return NO_LIMIT
 
 
 def _rejected_in(rejected: array[int], block: Block) -> frozenset[int]:
@@ -458,6 +474,9 @@ def await_object(
     found = probe(upload.location)
     if found is not None:
         location = {**upload.location, "etag": found["etag"]}
+        if found["size"] > processing.max_upload_bytes:
+            _refuse_file(session, clock, upload, found["size"], processing, location)
+            return
         accept_file(session, clock, upload, found["size"], processing, lambda: None, location)
         return
     if clock.now() >= upload.expires_at:
@@ -470,6 +489,27 @@ def await_object(
         company_id=company_id,
         delay=timedelta(seconds=processing.s3_poll_interval),
     )
+
+
+def _refuse_file(
+    session: Session,
+    clock: Clock,
+    upload: CatalogUpload,
+    size: int,
+    processing: Processing,
+    location: dict[str, Any],
+) -> None:
+    """An object over the size limit (a pre-signed PUT cannot cap it, as the local URL's 413
+    does): none of it is read. The upload ends as any processed file does (`validated` when
+    validate-only, else `completed`) with one FILE_TOO_LARGE error, and the object goes."""
+    now = clock.now()
+    tally = ErrorTally()
+    tally.add(file_too_large(size, processing.max_upload_bytes))
+    upload.status = VALIDATED if upload.validate_only else COMPLETED
+    upload.received_at, upload.size_bytes, upload.location = now, size, location
+    upload.errors, upload.updated_at = tally.to_state(), now
+    _done(upload)
+    _cleanup_after_done(session, clock, upload)
 
 
 # --- admin inspection ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import functools
 import itertools
 import os
 import re
+import sys
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -42,8 +43,10 @@ from msgspec import Meta, Struct
 
 from heedful.core import nul
 
+MAX_FILE_BYTES = 2 * 1024**3
 MAX_LINE_BYTES = 4 * 1024 * 1024
-MAX_LINES = 500_000
+MAX_LINES = 500_000  # products, i.e. lines not blank (see `ProductLimit`)
+NO_LIMIT = sys.maxsize
 MAX_ERRORS_PER_TYPE = 10
 _BOM = b"\xef\xbb\xbf"
 
@@ -51,6 +54,7 @@ _BOM = b"\xef\xbb\xbf"
 class ErrorType:
     """The fixed `errorType` vocabulary (documented in docs/catalog.md)."""
 
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
     INVALID_ENCODING = "INVALID_ENCODING"
     LINE_TOO_LONG = "LINE_TOO_LONG"
     TOO_MANY_LINES = "TOO_MANY_LINES"
@@ -478,6 +482,16 @@ def oversized(line_num: int, max_line_bytes: int = MAX_LINE_BYTES) -> CatalogErr
     )
 
 
+def file_too_large(size: int, max_file_bytes: int = MAX_FILE_BYTES) -> CatalogError:
+    """The whole file refused (line 0: no line of it was read)."""
+    return CatalogError(
+        ErrorType.FILE_TOO_LARGE,
+        f"the file is {size} bytes; a catalog file is at most {max_file_bytes} bytes, "
+        "and none of it was read",
+        0,
+    )
+
+
 def too_many_lines(line_num: int, max_lines: int = MAX_LINES) -> CatalogError:
     return CatalogError(
         ErrorType.TOO_MANY_LINES,
@@ -563,7 +577,7 @@ class BatchResult:
     hashes: array[int] = field(default_factory=lambda: array("q"))
     id_lines: array[int] = field(default_factory=lambda: array("q"))  # line * 2 + is_variant
     probe: int = field(default_factory=lambda: hash(_PROBE))
-    past_limit: bool = False  # a line past `max_lines` was met: nothing after it counts
+    past_limit: int = 0  # the first line past the block's `room` (0: none); nothing after counts
 
 
 _VARIANT_SALT = 0x5A5A_A5A5_3C3C_C3C3  # product "x" and variant "x" are different ids
@@ -573,8 +587,10 @@ def check_block(
     block: Block,
     now: datetime | None,
     max_line_bytes: int = MAX_LINE_BYTES,
-    max_lines: int = MAX_LINES,
+    room: int = NO_LIMIT,
 ) -> BatchResult:
+    """The block's lines checked. `room`: how many products (lines not blank) it may hold
+    before the file's limit; only the collecting process knows it (see `ProductLimit`)."""
     block = block.attached()
     result = BatchResult()
     errors: list[CatalogError] = []
@@ -582,7 +598,7 @@ def check_block(
     # One cheap look at the whole block spares its lines the NUL check, nearly always.
     suspect = nul.maybe_in_json(block.data)
     while group := list(itertools.islice(lines, _GROUP)):
-        _check_group(group, now, (max_line_bytes, max_lines), result, errors, suspect)
+        _check_group(group, now, (max_line_bytes, room), result, errors, suspect)
         if result.past_limit:
             break
     for error in sorted(errors, key=_line_of):
@@ -669,16 +685,17 @@ def _decode_lines(
     suspect: bool,
 ) -> _Decoded:
     """The lines' products; errors for lines that do not decode (`limits`: the maximum
-    line length in bytes, and the maximum number of lines; `suspect`: whether a line may
+    line length in bytes, and the block's room for products; `suspect`: whether a line may
     hold a NUL)."""
-    max_line_bytes, max_lines = limits
+    max_line_bytes, room = limits
+    room -= result.received
+    taken = 0
     decoded = _Decoded()
     for number, raw in lines:
-        if number > max_lines:
-            result.tally.add(too_many_lines(number, max_lines))
-            result.past_limit = True
+        if taken == room:
+            result.past_limit = number
             break
-        result.received += 1
+        taken += 1
         product = (
             oversized(number, max_line_bytes) if raw is None else _decode(raw, number, suspect)
         )
@@ -687,6 +704,7 @@ def _decode_lines(
         else:
             decoded.numbers.append(number)
             decoded.products.append(product)
+    result.received += taken
     return decoded
 
 
@@ -822,6 +840,67 @@ class HashKeyChanged(RuntimeError):
 # --- a whole file ----------------------------------------------------------------------------
 
 
+class ProductLimit:
+    """A file's limit of `max_lines` products, kept where results are added up in file order.
+
+    The vendor's limit is "500k line/product": one product per line. A blank line is skipped,
+    not a product, so it does not count (line numbers stay physical). A block's room under
+    the limit thus depends on the blank lines of every block before it, which the worker
+    checking it does not know: blocks are checked without a limit, and the one whose
+    products take the count past it is checked again with the room left. Only a block
+    reaching past line `max_lines` can do that, so only such blocks are kept for it (none at
+    all in a file of fewer lines): the hot path pays nothing."""
+
+    def __init__(self, max_lines: int, workers: int | None) -> None:
+        self.max_lines = max_lines
+        self._workers = workers
+        self._blocks: deque[Block | None] = deque()  # read, result not yet admitted
+
+    def watch(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            may_cross = block.first_line + block.lines - 1 > self.max_lines
+            self._blocks.append(block if may_cross else None)
+            yield block
+
+    def admit(
+        self,
+        report: FileReport,
+        seen: SeenIds,
+        result: BatchResult,
+        now: datetime | None,
+        max_line_bytes: int,
+    ) -> BatchResult:
+        """Add the next block's result to the report, cut at the limit (its `past_limit`
+        then says where: nothing after counts); returns the result added."""
+        block = self._blocks.popleft()
+        room = self.max_lines - report.products_received
+        if block is not None and result.received > room:
+            result = self._again(block, room, result, now, max_line_bytes)
+        add_result(report, seen, result)
+        if result.past_limit:
+            report.tally.add(too_many_lines(result.past_limit, self.max_lines))
+        return result
+
+    def _again(
+        self,
+        block: Block,
+        room: int,
+        like: BatchResult,
+        now: datetime | None,
+        max_line_bytes: int,
+    ) -> BatchResult:
+        """`block` checked with `room`, in the process (this one, or the pool) that checked
+        it first: a file's ids must all be hashed under one string-hash key."""
+        if like.probe == hash(_PROBE):
+            return check_block(block, now, max_line_bytes, room)
+        from heedful.catalog.parallel import ordered_map
+
+        [result] = ordered_map(
+            check_block, [block], now, max_line_bytes, room, workers=self._workers, min_items=1
+        )
+        return result
+
+
 @dataclass
 class FileReport:
     products_received: int = 0
@@ -853,6 +932,7 @@ def validate_stream(
 
     report = FileReport()
     seen = SeenIds()
+    limit = ProductLimit(max_lines, workers)
     ends: deque[int] = deque()
 
     def blocks() -> Iterator[Block]:
@@ -862,15 +942,14 @@ def validate_stream(
 
     checked = ordered_map(
         check_block,
-        blocks(),
+        limit.watch(blocks()),
         now,
         max_line_bytes,
-        max_lines,
         workers=workers,
         ship=shipper(stream),
     )
     for result in checked:
-        add_result(report, seen, result)
+        result = limit.admit(report, seen, result, now, max_line_bytes)
         if progress is not None:
             progress(report.products_received, ends.popleft())
         if result.past_limit:
