@@ -159,11 +159,12 @@ def phase_ceiling(path: Path) -> dict[str, Any]:
     """The same blocks and workers, only decoding each line into the typed structs (msgspec,
     in C): no pattern or cross-field check, no ids. What validation cannot beat here."""
     from heedful.catalog.parallel import ordered_map
-    from heedful.catalog.validator import read_blocks, shipper
+    from heedful.catalog.validator import file_path, read_blocks
 
     started = time.perf_counter()
     with path.open("rb", buffering=1024 * 1024) as stream:
-        decoded = sum(ordered_map(_decode_only, read_blocks(stream), ship=shipper(stream)))
+        blocks = read_blocks(stream, path=file_path(stream))
+        decoded = sum(ordered_map(_decode_only, blocks))
     seconds = time.perf_counter() - started
     cpu = tree_cpu_seconds()
     stop_pool()

@@ -21,8 +21,8 @@ from heedful.catalog.validator import (
     FileChanged,
     FileReport,
     check_line,
+    file_path,
     read_blocks,
-    shipper,
     take_lines,
     validate_stream,
 )
@@ -113,8 +113,7 @@ def test_workers_read_a_file_s_blocks_themselves_with_the_same_outcome(tmp_path:
     path.write_bytes(data)
 
     with path.open("rb") as stream:
-        ship = shipper(stream)
-        assert ship is not None
+        assert file_path(stream) == str(path)
         from_file = validate_stream(
             stream, now=NOW, max_line_bytes=4096, workers=2, block_bytes=2048
         )
@@ -122,33 +121,47 @@ def test_workers_read_a_file_s_blocks_themselves_with_the_same_outcome(tmp_path:
     assert summary(from_file) == summary(validate(data, workers=0))
 
 
-def test_a_detached_block_comes_back_whole_unless_its_file_changed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block_bytes", [8, 1024, 4096])
+def test_blocks_left_in_the_file_come_back_as_read_blocks_would_hold_them(
+    tmp_path: Path, block_bytes: int
+) -> None:
+    lines = [b"a" * 700, b"b" * 5000, b"", b"c" * 10, b"d" * 1500, b"e" * 4096]
+    data = ndjson(lines) + b"tail-without-newline"
+    path = tmp_path / "catalog.ndjson"
+    path.write_bytes(data)
+    options: dict[str, Any] = {"max_line_bytes": 4096, "block_bytes": block_bytes}
+
+    with path.open("rb") as stream:
+        left = list(read_blocks(stream, path=str(path), **options))
+    held = list(read_blocks(io.BytesIO(data), **options))
+
+    assert all(block.data == b"" for block in left)
+    assert [block.attached() for block in left] == held
+
+
+def test_a_block_left_in_a_file_that_changed_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "catalog.ndjson"
     path.write_bytes(b"first\nsecond line\nthird\n")
     with path.open("rb") as stream:
-        blocks = list(read_blocks(stream, block_bytes=8))
-    detached = [block.detached(str(path)) for block in blocks]
-
-    assert all(block.data == b"" for block in detached)
-    assert [block.attached() for block in detached] == blocks
+        blocks = list(read_blocks(stream, block_bytes=8, path=str(path)))
 
     path.write_bytes(b"first\nsecond\n")  # cut short
     with pytest.raises(FileChanged):
-        detached[-1].attached()
+        blocks[-1].attached()
     path.write_bytes(b"first\nsecond line\nthird_more\n")  # the block now ends mid-line
     with pytest.raises(FileChanged):
-        detached[1].attached()
+        blocks[1].attached()
 
 
-def test_streams_workers_cannot_reopen_send_their_bytes(tmp_path: Path) -> None:
+def test_streams_workers_cannot_reopen_are_read_here(tmp_path: Path) -> None:
     path = tmp_path / "catalog.ndjson"
     path.write_bytes(b"first\nsecond\n")
 
-    assert shipper(io.BytesIO(b"first\n")) is None
+    assert file_path(io.BytesIO(b"first\n")) is None
     with path.open("rb") as stream:
         stream.read(3)
-        assert shipper(stream) is None  # the blocks' offsets would not start at 0
-        assert shipper(stream, start=3) is not None
+        assert file_path(stream) is None  # the blocks' offsets would not start at 0
+        assert file_path(stream, start=3) == str(path)
 
 
 def test_small_inputs_stay_in_this_process_in_order() -> None:

@@ -62,12 +62,10 @@ def ordered_map(
     *args: Any,
     workers: int | None = None,
     min_items: int = MIN_PARALLEL_BATCHES,
-    ship: Callable[[Item], Item] | None = None,
 ) -> Generator[Result, None, None]:
     """`function(item, *args)` for each item, in order; at most 2 items per worker in
     flight, so memory stays bounded whatever the input's length. Fewer than `min_items`
-    items, or fewer than 2 workers, run in this process. An item sent to a worker goes
-    through `ship` first (to send less: see `Block.detached`)."""
+    items, or fewer than 2 workers, run in this process."""
     size = default_workers() if workers is None else workers
     source = iter(items)
     head = [item for _, item in zip(range(min_items), source, strict=False)]
@@ -75,8 +73,6 @@ def ordered_map(
         for item in itertools.chain(head, source):
             yield function(item, *args)
         return
-    if ship is not None:
-        head, source = [ship(item) for item in head], map(ship, source)
     yield from _in_pool(_shared_pool(size), function, head, source, args, 2 * size)
 
 

@@ -326,7 +326,11 @@ def _chunk_blocks(
     upload: CatalogUpload, stream: IO[bytes], processing: Processing, reach: _Reach
 ) -> Iterator[Block]:
     blocks = read_blocks(
-        stream, start_offset=upload.offset, start_line=upload.line_num, block_bytes=BLOCK_BYTES
+        stream,
+        start_offset=upload.offset,
+        start_line=upload.line_num,
+        block_bytes=BLOCK_BYTES,
+        path=validator.file_path(stream, upload.offset),
     )
     for block in take_lines(blocks, processing.chunk_lines):
         reach.line, reach.offset = block.first_line + block.lines - 1, block.end
@@ -355,7 +359,6 @@ def _validate_chunk(
                 MAX_LINE_BYTES,
                 workers=workers,
                 min_items=1 if state.parallel else MIN_PARALLEL_BATCHES,
-                ship=validator.shipper(stream, upload.offset),
             )
             for result in results:
                 result = limit.admit(report, state.seen, result, now, MAX_LINE_BYTES)
@@ -406,14 +409,12 @@ def _ingest_chunk(
     with open_file(upload.backend, upload.location, upload.offset) as stream:
         blocks = _chunk_blocks(upload, stream, processing, reach)
         work = ((block, _rejected_in(rejected, block)) for block in blocks)
-        ship_block = validator.shipper(stream, upload.offset)
         for rows in ordered_map(
             block_rows,
             work,
             context,
             workers=_workers(parallel),
             min_items=1 if parallel else MIN_PARALLEL_BATCHES,
-            ship=None if ship_block is None else lambda item: (ship_block(item[0]), item[1]),
         ):
             repository.upsert_products(session, rows.products)
             repository.upsert_variants(session, rows.variants)

@@ -371,21 +371,16 @@ class Block:
     lines: int  # how many lines the block holds
     end: int  # byte offset just past the block
     oversized: bool = False
-    path: str | None = None  # set when the bytes were left in this file (see `detached`)
+    path: str | None = None  # set when the bytes were left in this file (see `attached`)
     size: int = 0  # how many bytes were left there
 
-    def detached(self, path: str) -> Block:
-        """The block without its bytes, for a worker process to read them from the file at
-        `path` itself: a read from the page cache costs a fraction of sending a megabyte
-        through a pipe (pickled, written, read, unpickled). The file must not change: one
-        cut short, or no longer ending a block with a newline, is caught (`FileChanged`);
-        an edit that keeps both is not (counting the newlines again costs ~5%)."""
-        if self.oversized or not self.data:
-            return self
-        return dataclasses.replace(self, data=b"", path=path, size=len(self.data))
-
     def attached(self) -> Block:
-        """The block with its bytes, read back from its file if it was `detached`."""
+        """The block with its bytes, read from its file if they were left there: a worker
+        process reading them from the page cache costs a fraction of the reader sending a
+        megabyte through a pipe (pickled, written, read, unpickled). The file must not
+        change: one cut short, or no longer ending the block with a newline, is caught
+        (`FileChanged`); an edit that keeps both is not (counting the newlines again would
+        cost ~5%)."""
         if self.path is None:
             return self
         with open(self.path, "rb") as handle:
@@ -408,11 +403,18 @@ def read_blocks(
     start_line: int = 0,
     max_line_bytes: int = MAX_LINE_BYTES,
     block_bytes: int = BLOCK_BYTES,
+    path: str | None = None,
 ) -> Iterator[Block]:
     """Blocks of a binary stream already positioned at `start_offset`, in constant memory.
 
     The reading process only finds newlines (in C); splitting and checking the lines is the
-    business of whoever gets the block (see `check_block`), often another process."""
+    business of whoever gets the block (see `check_block`), often another process. With
+    `path` (the stream's file: see `file_path`) the blocks leave their bytes there."""
+    if path is not None:
+        yield from _blocks_left_in(
+            path, stream, (start_offset, start_line), max_line_bytes, block_bytes
+        )
+        return
     pending, offset, line = b"", start_offset, start_line
     while piece := stream.read(block_bytes):
         pending += piece
@@ -430,6 +432,47 @@ def read_blocks(
             pending = b""
     if pending:
         yield Block(line + 1, pending, 1, offset + len(pending))
+
+
+def _blocks_left_in(
+    path: str, stream: IO[bytes], at: tuple[int, int], max_line_bytes: int, block_bytes: int
+) -> Iterator[Block]:
+    """`read_blocks` leaving the bytes in the file (`at`: the stream's offset and line
+    number): each piece is read into one reused buffer and only its newlines are looked at
+    (no bytes object built or copied)."""
+    offset, line = at
+    buffer = bytearray(block_bytes)
+    start, tail = offset, 0  # where the next block starts; bytes read since a newline
+    while size := stream.readinto(buffer):  # type: ignore[attr-defined]
+        offset += size
+        last = buffer.rfind(b"\n", 0, size)
+        if last < 0:
+            tail += size
+            if tail > max_line_bytes:
+                offset += _skip_rest(stream)
+                line += 1
+                yield Block(line, b"", 1, offset, oversized=True)
+                start, tail = offset, 0
+            continue
+        count = buffer.count(b"\n", 0, last + 1)
+        end = offset - size + last + 1
+        yield Block(line + 1, b"", count, end, path=path, size=end - start)
+        line += count
+        start, tail = end, size - last - 1
+    if tail:
+        yield Block(line + 1, b"", 1, offset, path=path, size=tail)
+
+
+def file_path(stream: IO[bytes], start: int = 0) -> str | None:
+    """The path of the regular file `stream` reads, if it is at byte `start` (where the
+    blocks' offsets begin), for workers to read blocks from it themselves; else None."""
+    path = getattr(stream, "name", None)
+    try:
+        if not isinstance(path, str) or not os.path.isfile(path) or stream.tell() != start:
+            return None
+    except OSError:  # not seekable: a pipe
+        return None
+    return path
 
 
 def _skip_rest(stream: IO[bytes]) -> int:
@@ -468,6 +511,7 @@ def take_lines(blocks: Iterator[Block], count: int) -> Iterator[Block]:
         if block.lines == count:
             yield block
             return
+        block = block.attached()
         cut = -1
         for _ in range(count):
             cut = block.data.index(b"\n", cut + 1)
@@ -935,8 +979,12 @@ def validate_stream(
     limit = ProductLimit(max_lines, workers)
     ends: deque[int] = deque()
 
+    path = file_path(stream)
+
     def blocks() -> Iterator[Block]:
-        for block in read_blocks(stream, max_line_bytes=max_line_bytes, block_bytes=block_bytes):
+        for block in read_blocks(
+            stream, max_line_bytes=max_line_bytes, block_bytes=block_bytes, path=path
+        ):
             ends.append(block.end)
             yield block
 
@@ -946,7 +994,6 @@ def validate_stream(
         now,
         max_line_bytes,
         workers=workers,
-        ship=shipper(stream),
     )
     for result in checked:
         result = limit.admit(report, seen, result, now, max_line_bytes)
@@ -957,19 +1004,6 @@ def validate_stream(
             break
     finish(report, seen)
     return report
-
-
-def shipper(stream: IO[bytes], start: int = 0) -> Callable[[Block], Block] | None:
-    """How to send a stream's blocks to workers: without their bytes when the stream is a
-    regular file the workers can read themselves (from byte `start`, where the blocks'
-    offsets begin), as they are otherwise."""
-    path = getattr(stream, "name", None)
-    try:
-        if not isinstance(path, str) or not os.path.isfile(path) or stream.tell() != start:
-            return None
-    except OSError:  # not seekable: a pipe
-        return None
-    return functools.partial(Block.detached, path=path)
 
 
 def add_result(report: FileReport, seen: SeenIds, result: BatchResult) -> None:
