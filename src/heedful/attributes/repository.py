@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from heedful.storage.models.attributes import AttributeDefinition, UserAttribute
@@ -66,8 +66,9 @@ def insert_value(
 
 def update_value(
     session: Session, company_id: int, user_id: int, definition_id: int, value: Any, now: datetime
-) -> None:
-    session.execute(
+) -> bool:
+    """False when the row is gone (deleted or moved to another user since it was read)."""
+    result = session.execute(
         update(UserAttribute)
         .where(
             UserAttribute.company_id == company_id,
@@ -76,6 +77,7 @@ def update_value(
         )
         .values(value=value, updated_at=now)
     )
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def profile_of(session: Session, company_id: int, user_id: int) -> Sequence[tuple[str, str, Any]]:

@@ -15,6 +15,7 @@ from heedful.errors import InvalidRequest
 from heedful.identity import identifiers as ident
 from heedful.identity import service as identity
 from heedful.identity.identifiers import Identifier
+from heedful.storage.db import ConcurrentChange
 from heedful.webhooks.service import Subscriber, emit
 
 MAX_NAME_LENGTH = 200
@@ -95,7 +96,11 @@ def set_attributes(session: Session, clock: Clock, write: AttributeWrite) -> lis
         if definition_id in current:
             if _same(current[definition_id], value):
                 continue
-            repository.update_value(session, company_id, user_id, definition_id, value, now)
+            if not repository.update_value(session, company_id, user_id, definition_id, value, now):
+                # The value read a moment ago is gone: the user was erased or merged away by a
+                # transaction that held the row and has committed since. The group-commit
+                # writer runs the batch again, which finds the user afresh.
+                raise ConcurrentChange("the user's attribute is gone")
         else:
             repository.insert_value(session, company_id, user_id, definition_id, value, now)
         current[definition_id] = value

@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from heedful.storage.db import driver_error
 from heedful.storage.models.events import Event
 
 _json = msgspec.json.Encoder()
@@ -76,6 +77,10 @@ def insert_events(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(_insert_sql(dialect, len(chunk)), parameters)
+        except connection.dialect.loaded_dbapi.Error as exc:
+            # A broken foreign key (a user erased meanwhile), a deadlock...: SQLAlchemy's
+            # exception, which the group-commit writer retries the batch on.
+            raise driver_error(connection, f"INSERT INTO events ({len(chunk)} rows)", exc) from exc
         finally:
             cursor.close()
 

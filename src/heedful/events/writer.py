@@ -11,8 +11,11 @@ answered.
 A batch function is `fn(session, clock, payloads) -> outcomes`, one outcome per payload: a
 result, or a `HeedfulError` *instance* for a payload that is refused (it must then have written
 nothing for that payload). If the transaction fails (a lock timeout, a deadlock, a unique
-constraint another process won), the whole batch is retried; if it keeps failing, each write is
-retried in a transaction of its own, so one bad write cannot fail its neighbours.
+constraint another process won, a foreign key to a user erased meanwhile: any `DBAPIError`, or
+`ConcurrentChange`), the whole batch is retried, and the retry reads the users again; if it
+keeps failing, each write is retried in a transaction of its own, so one bad write cannot fail
+its neighbours. (A driver error from a cursor used directly must reach here as SQLAlchemy's:
+see `heedful.storage.db.driver_error`; anything else splits the batch at once.)
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from heedful.core.clock import Clock
 from heedful.errors import HeedfulError
-from heedful.storage.db import Database
+from heedful.storage.db import ConcurrentChange, Database
 
 try:
     import fcntl
@@ -137,9 +140,10 @@ class GroupCommitWriter:
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
                 return self._commit(batch)
-            except DBAPIError:
-                # Lock timeouts, deadlocks, serialization failures and unique races with
-                # another process: the transaction is gone, so the whole batch runs again.
+            except (DBAPIError, ConcurrentChange):
+                # Lock timeouts, deadlocks, serialization failures, unique races with another
+                # process, users erased or merged away after this batch found them: the
+                # transaction is gone, so the whole batch runs again (and finds them again).
                 if attempt == BATCH_ATTEMPTS:
                     raise
                 time.sleep(0.01 * attempt)

@@ -10,6 +10,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from heedful.identity.identifiers import Identifier
+from heedful.storage.db import driver_error
 from heedful.storage.models import Base
 from heedful.storage.models.identity import User, UserIdentifier, UserMerge
 
@@ -46,6 +47,8 @@ def owners(
             chunk = values[start : start + OWNER_VALUES_PER_QUERY]
             cursor.execute(_owners_sql(connection.dialect.name, len(chunk)), (company_id, *chunk))
             rows.extend(cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise driver_error(connection, "SELECT owners FROM user_identifiers", exc) from exc
     finally:
         cursor.close()
     found: dict[Identifier, int] = {}
@@ -85,15 +88,16 @@ def user_exists(session: Session, company_id: int, user_id: int) -> bool:
     return session.execute(stmt).first() is not None
 
 
-def lock_users(session: Session, company_id: int, user_ids: Sequence[int]) -> None:
-    """Row locks on PostgreSQL (in id order, so two merges never deadlock on them)."""
+def lock_users(session: Session, company_id: int, user_ids: Sequence[int]) -> set[int]:
+    """Row locks on PostgreSQL (in id order, so two merges never deadlock on them); returns
+    the ids still there once locked (an erasure or merge that held one may have deleted it)."""
     stmt = (
         select(User.id)
         .where(User.company_id == company_id, User.id.in_(sorted(user_ids)))
         .order_by(User.id)
         .with_for_update()
     )
-    session.execute(stmt).all()
+    return set(session.scalars(stmt))
 
 
 def identifiers_of(session: Session, company_id: int, user_id: int) -> list[Identifier]:

@@ -41,6 +41,7 @@ from heedful.identity.identifiers import (
     PHONE,
     Identifier,
 )
+from heedful.storage.db import ConcurrentChange
 
 MergeHook = Callable[[Session, int, int, int], None]
 """`hook(session, company_id, survivor_id, merged_id)`, run inside the merging transaction."""
@@ -124,10 +125,13 @@ def resolve(
             return Resolution(users[0])
         try:
             # A savepoint: a concurrent writer (another process) may attach one of `missing`
-            # first; then the unique constraint fires, and the next attempt sees its row.
+            # first; then the unique constraint fires, and the next attempt sees its row. An
+            # erasure or merge may delete one of `users` first; then the foreign key of a new
+            # identifier fires (or a merge finds it gone), and the next attempt no longer
+            # finds it by these identifiers.
             with session.begin_nested():
                 return _resolve_with_writes(session, clock, company_id, users, missing)
-        except IntegrityError:
+        except (IntegrityError, ConcurrentChange):
             if attempt == RESOLVE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
@@ -138,6 +142,9 @@ def _resolve_with_writes(
 ) -> Resolution:
     now = clock.now()
     created = not users
+    if len(users) > 1 and repository.lock_users(session, company_id, users) != set(users):
+        # Erased or merged away since `owners` read it (its lock was held meanwhile).
+        raise ConcurrentChange("a user of these identifiers is gone")
     survivor = repository.create_user(session, company_id, now) if created else users[0]
     for other in users[1:]:
         merge(session, clock, company_id, survivor, other)

@@ -248,8 +248,7 @@ def erase(
             "(see heedful.privacy.erasure)"
         )
     given = list(dict.fromkeys(identifiers))
-    users = sorted(set(identity.find_users(session, company_id, given).values()))
-    identity_repository.lock_users(session, company_id, users)
+    users = _lock_subject_users(session, company_id, given)
     traces = _traces(session, company_id, users, given)
     report = Report(
         addresses=tuple(Identifier(EMAIL if "@" in a else PHONE, a) for a in traces.addresses)
@@ -257,6 +256,15 @@ def erase(
     if not traces.addresses and not traces.values and not traces.all_user_ids:
         return report
     tables = Base.metadata.tables
+    # The users' rows go first: each deleted row stays locked until the erasure commits, so a
+    # request changing one of them (an attribute update, which has no foreign key to check)
+    # waits, and one that changed it just before has committed (this delete waited for it),
+    # so the scrubs below, each a statement begun later, see what it wrote (a webhook
+    # delivery about the subject, say).
+    if users:
+        table = tables[USERS]
+        where = and_(table.c.company_id == company_id, table.c.id.in_(users))
+        report.users = delete_tree(session, company_id, table, where, report.deleted)
     _scrub_deliveries(session, now, traces, report)
     _scrub_attempts(session, traces, report)
     _scrub_jobs(session, traces, report, keep_job_id)
@@ -264,11 +272,21 @@ def erase(
     for table_name, column_name in ADDRESS_COLUMNS:
         if table_name in tables:
             _scrub_addresses(session, tables[table_name], column_name, traces, report)
-    if users:
-        table = tables[USERS]
-        where = and_(table.c.company_id == company_id, table.c.id.in_(users))
-        report.users = delete_tree(session, company_id, table, where, report.deleted)
     return report
+
+
+LOCK_ATTEMPTS = 10
+
+
+def _lock_subject_users(session: Session, company_id: int, given: list[Identifier]) -> list[int]:
+    """The users `given` names, row-locked. A merge holding one of them when the lock was
+    asked for may have folded it into another user (who now holds the subject's identifiers):
+    the identifiers are looked up again until the users they name are the ones locked."""
+    for _ in range(LOCK_ATTEMPTS):
+        users = sorted(set(identity.find_users(session, company_id, given).values()))
+        if identity_repository.lock_users(session, company_id, users) == set(users):
+            return users
+    raise SubjectBusy("the subject's users kept being merged while the erasure locked them")
 
 
 def _traces(session: Session, company_id: int, users: list[int], given: list[Identifier]) -> Traces:

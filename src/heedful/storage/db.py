@@ -8,12 +8,27 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "heedful_read_only"
 SQLITE_POOL_SIZE = 48
+
+
+class ConcurrentChange(Exception):
+    """A row this transaction read was deleted or moved by another transaction that has
+    committed since (a user erased or merged away, say): running it again sees the change."""
+
+
+def driver_error(connection: Connection, what: str, exc: Exception) -> StatementError:
+    """The driver's own exception, raised by a cursor used directly (the ingestion path's
+    fast statements), as SQLAlchemy's: `IntegrityError`, `OperationalError`... so callers
+    catch it whichever way the statement ran. `what` stands in for the statement in the
+    message, and the parameters (identifiers, event data) are left out of it."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    return DBAPIError.instance(what, None, exc, dbapi_error, hide_parameters=True)
 
 
 def normalise_url(url: str) -> str:
