@@ -16,6 +16,17 @@ READ_ONLY_OPTION = "heedful_read_only"
 SQLITE_POOL_SIZE = 48
 
 
+def serialise_until_commit(session: Session, key: int) -> None:
+    """Make every transaction that calls this with `key` wait for the previous one to end.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit or rollback), and under
+    read committed what the previous holder committed is visible to the next statement. SQLite
+    needs nothing: a write transaction already begins with BEGIN IMMEDIATE, one at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def normalise_url(url: str) -> str:
     """Accept the usual `postgresql://` spelling and use psycopg 3 for it."""
     for prefix in ("postgresql://", "postgres://"):
