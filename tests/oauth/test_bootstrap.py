@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-import httpx
-from sqlalchemy import func, select
+import contextlib
+import threading
 
-from heedful.oauth.bootstrap import ensure_development_setup
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from heedful.oauth import repository
+from heedful.oauth.bootstrap import DevelopmentSetup, ensure_development_setup
 from heedful.oauth.scopes import KNOWN_SCOPES
 from heedful.runtime import Runtime
 from heedful.storage.models import AccessToken, Company, SignUpSource
@@ -66,3 +72,43 @@ def test_tokens_are_stored_only_as_hashes(runtime: Runtime) -> None:
     assert key is not None
     assert key not in (stored.token_hash, stored.hint)
     assert len(stored.token_hash) == 64 and stored.hint == key[:8]
+
+
+@pytest.mark.parametrize("bootstrap_token", [None, "ci-bootstrap-token-0123456789"])
+def test_two_first_starts_at_once_make_one_development_tenant(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, bootstrap_token: str | None
+) -> None:
+    """Two `heedful serve` on one empty PostgreSQL: each start looks for the dev company and,
+    seeing none, would create its own (and both would store the bootstrap token, whose hash is
+    unique: the second start failed). The second start must wait and reuse the first's."""
+    both_looked = threading.Barrier(2)
+    look = repository.development_company
+
+    def look_then_wait_for_the_other(session: Session) -> Company | None:
+        found = look(session)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_looked.wait(timeout=1)  # never met when one start waits for the other
+        return found
+
+    monkeypatch.setattr(repository, "development_company", look_then_wait_for_the_other)
+    setups: list[DevelopmentSetup] = []
+    errors: list[Exception] = []
+
+    def start() -> None:
+        try:
+            with runtime.db.transaction() as session:
+                setups.append(ensure_development_setup(session, runtime.clock, bootstrap_token))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert len({setup.company.id for setup in setups}) == 1
+    assert count(runtime, Company) == 1 and count(runtime, SignUpSource) == 2
+    assert [setup.new_api_key is not None for setup in setups].count(True) == 1
+    assert count(runtime, AccessToken) == (1 if bootstrap_token is None else 2)

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from heedful.storage import migrate
 from heedful.storage.db import Database
@@ -35,3 +43,57 @@ def test_sqlite_runs_in_wal_with_foreign_keys(db: Database) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+@pytest.fixture
+def empty_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database of its own with no tables: a new SQLite file, or a new PostgreSQL schema."""
+    if not database_url.startswith("postgres"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    schema = f"empty_{uuid.uuid4().hex[:12]}"
+    admin = Database(database_url)
+    with admin.engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+# Imports first, then migrates at the agreed moment, so that both processes upgrade at once.
+# (Processes, not threads: Alembic's `context` is process-global.)
+_MIGRATE_AT = """
+import sys, time
+from heedful.storage import migrate
+from heedful.storage.db import Database
+database = Database(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+migrate.upgrade(database.engine)
+"""
+
+
+def test_two_processes_migrating_one_empty_database_at_once_both_succeed(
+    empty_database_url: str,
+) -> None:
+    """`heedful serve` and `heedful worker` migrate at start; started together on a new
+    database, each one's upgrade must wait for the other's instead of failing on its tables."""
+    at = str(time.time() + 3)  # time enough for both to import heedful
+    command = [sys.executable, "-c", _MIGRATE_AT, empty_database_url, at]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    starts = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outcomes = [(start.wait(timeout=120), start.communicate()[1].decode()) for start in starts]
+
+    assert [code for code, _ in outcomes] == [0, 0], "\n".join(err for _, err in outcomes)
+    database = Database(empty_database_url)
+    try:
+        state = migrate.status(database.engine)
+        assert state.applied == state.heads
+        assert set(Base.metadata.tables) <= set(inspect(database.engine).get_table_names())
+    finally:
+        database.dispose()

@@ -10,7 +10,12 @@ from heedful.core.clock import Clock
 from heedful.core.crypto import hash_secret
 from heedful.oauth import repository, service
 from heedful.oauth.scopes import KNOWN_SCOPES
+from heedful.storage.db import serialise_until_commit
 from heedful.storage.models import Application, Company, SignUpSource
+
+# Any fixed number, not the migrations' (heedful.storage.migrate): several `heedful serve`
+# starting at once on one PostgreSQL set the development tenant up one after the other.
+_BOOTSTRAP_LOCK_KEY = 0x68656565
 
 DEFAULT_SIGNUP_SOURCES = (
     ("API Marketing", "MARKETING"),
@@ -28,7 +33,11 @@ class DevelopmentSetup:
 def ensure_development_setup(
     session: Session, clock: Clock, bootstrap_token: str | None = None
 ) -> DevelopmentSetup:
-    """Create the dev company, its all-scopes app and an API key once; reuse them later."""
+    """Create the dev company, its all-scopes app and an API key once; reuse them later.
+
+    Check-then-insert, so concurrent calls take turns: without that, two first starts each
+    made a Dev Company, or the second failed storing the same bootstrap token."""
+    serialise_until_commit(session, _BOOTSTRAP_LOCK_KEY)
     company = repository.development_company(session)
     if company is None:
         created = service.create_company(

@@ -88,11 +88,25 @@ def company_by_admin_key_hash(session: Session, key_hash: str) -> Company | None
     return session.scalars(select(Company).where(Company.admin_key_hash == key_hash)).first()
 
 
-def installation(session: Session, company_id: int, application_id: int) -> Installation | None:
+def installation(
+    session: Session, company_id: int, application_id: int, *, for_update: bool = False
+) -> Installation | None:
     stmt = select(Installation).where(
         Installation.company_id == company_id, Installation.application_id == application_id
     )
-    return session.scalars(stmt).first()
+    return session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
+
+def live_installation_tokens(
+    session: Session, company_id: int, installation_id: int
+) -> Sequence[AccessToken]:
+    """The tokens issued through one installation that are not revoked."""
+    stmt = select(AccessToken).where(
+        AccessToken.company_id == company_id,
+        AccessToken.installation_id == installation_id,
+        AccessToken.revoked_at.is_(None),
+    )
+    return session.scalars(stmt.order_by(AccessToken.id)).all()
 
 
 def code_by_hash(session: Session, code_hash: str) -> AuthorizationCode | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar
@@ -29,6 +31,17 @@ def driver_error(connection: Connection, what: str, exc: Exception) -> Statement
     message, and the parameters (identifiers, event data) are left out of it."""
     dbapi_error = connection.dialect.loaded_dbapi.Error
     return DBAPIError.instance(what, None, exc, dbapi_error, hide_parameters=True)
+
+
+def serialise_until_commit(session: Session, key: int) -> None:
+    """Make every transaction that calls this with `key` wait for the previous one to end.
+
+    PostgreSQL: a transaction-level advisory lock (released at commit or rollback), and under
+    read committed what the previous holder committed is visible to the next statement. SQLite
+    needs nothing: a write transaction already begins with BEGIN IMMEDIATE, one at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def normalise_url(url: str) -> str:
@@ -84,7 +97,7 @@ def _sqlite_engine(url: str) -> Engine:
         # (see _begin) so that a writer waits on busy_timeout instead of failing mid-way.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -129,6 +142,22 @@ class WriterTurn:
         if stack is None:
             stack = self._held.stack = []
         return stack
+
+
+def _enter_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL. On a new file that takes an exclusive lock, and when another
+    process is switching it at the same moment SQLite answers "database is locked" at once,
+    without waiting out the busy timeout (two `heedful serve` starting on one new file: the
+    second failed to start). So try again until the busy timeout has passed."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _writer_turn(engine: Engine) -> AbstractContextManager[object]:

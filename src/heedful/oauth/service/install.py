@@ -176,7 +176,8 @@ def _install(
     session: Session, clock: Clock, application: Application, company_id: int, scopes: list[str]
 ) -> Installation:
     now = clock.now()
-    installation = repository.installation(session, company_id, application.id)
+    # Locked until commit: a code exchanged meanwhile waits, then issues only what this grants.
+    installation = repository.installation(session, company_id, application.id, for_update=True)
     if installation is None:
         try:
             with session.begin_nested():  # two approvals at once: the second one updates
@@ -189,13 +190,29 @@ def _install(
                 )
                 session.add(installation)
         except IntegrityError:
-            installation = repository.installation(session, company_id, application.id)
+            installation = repository.installation(
+                session, company_id, application.id, for_update=True
+            )
             assert installation is not None
     installation.scopes = scopes
     installation.updated_at = now
     installation.revoked_at = None
+    _narrow_tokens(session, clock, installation)
     session.flush()
     return installation
+
+
+def _narrow_tokens(session: Session, clock: Clock, installation: Installation) -> None:
+    """Installing again replaces the grant, so a token issued before keeps only the scopes
+    still granted (it never gains any); one left with none is revoked."""
+    for token in repository.live_installation_tokens(
+        session, installation.company_id, installation.id
+    ):
+        kept = [scope for scope in token.scopes if scope in installation.scopes]
+        if not kept:
+            token.revoked_at = clock.now()
+        elif kept != token.scopes:
+            token.scopes = kept
 
 
 def _approver(company: Company) -> Approver:

@@ -82,12 +82,19 @@ def exchange_code(
         return TokenRefused(
             "invalid_grant", "`redirect_uri` does not match the one the code was issued for"
         )
-    installation = session.get(Installation, code.installation_id)
+    # Locked until commit, so a concurrent re-install narrows this token too, or waits for it.
+    installation = session.get(Installation, code.installation_id, with_for_update=True)
     if installation is None or installation.revoked_at is not None:
         return TokenRefused("invalid_grant", "The application has been uninstalled")
+    # The app was installed again since this code was issued: only what is granted now holds.
+    scopes = [scope for scope in code.scopes if scope in installation.scopes]
+    if not scopes:
+        return TokenRefused(
+            "invalid_grant", "The installation no longer grants the scopes of this code"
+        )
     if not repository.claim_code(session, code, now):  # a concurrent exchange won
         return _replayed(session, clock, code)
-    return _issue(session, clock, code, application, request, issuer, token_ttl)
+    return _issue(session, clock, code, scopes, application, request, issuer, token_ttl)
 
 
 def _authenticate_client(session: Session, request: TokenRequest) -> Application | None:
@@ -114,6 +121,7 @@ def _issue(
     session: Session,
     clock: Clock,
     code: AuthorizationCode,
+    scopes: list[str],
     application: Application,
     request: TokenRequest,
     issuer: str,
@@ -128,7 +136,7 @@ def _issue(
         kind="oauth",
         token_hash=hash_secret(value),
         hint=value[:8],
-        scopes=list(code.scopes),
+        scopes=scopes,
         created_at=now,
         expires_at=now + timedelta(seconds=token_ttl) if token_ttl else None,
     )
@@ -147,4 +155,4 @@ def _issue(
     # app can verify it with the secret it already holds.
     assert request.client_secret is not None  # the client authenticated with it
     id_token = jwt.encode(claims, request.client_secret, algorithm="HS256")
-    return IssuedToken(value, id_token, token_ttl or None, tuple(code.scopes))
+    return IssuedToken(value, id_token, token_ttl or None, tuple(scopes))
