@@ -70,6 +70,29 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
     assert "Malformed JSON" in str(error["message"])
 
 
+# msgspec checks UTF-8 only inside strings and object keys, and there it raises Python's
+# UnicodeDecodeError, not a DecodeError: each of these bodies was a 500.
+INVALID_UTF8 = [
+    ("/admin/companies", b'{"name": "Shop \xff"}', 15),
+    ("/admin/sms/inbound", b'{"from": "+13115552368", "text": "Y\xff"}', 35),
+    ("/v1/events/custom", b'{"type": "t\xc3", "user": {"phone": "+13115552368"}}', 11),
+    ("/v1/identity-resolution/user-identifiers", b'{"phone": "+1311\xed\xa0\x80"}', 16),
+    ("/v1/webhooks", b'{"url": "https://example.com/\xfe", "events": []}', 29),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "offset"), INVALID_UTF8)
+async def test_invalid_utf8_in_a_json_string_is_400_naming_the_byte(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], path: str, body: bytes, offset: int
+) -> None:
+    headers = ADMIN if path.startswith("/admin") else dev_headers
+
+    response = await client.post(path, headers=headers, content=body)
+
+    error = assert_error_shape(response, 400)
+    assert error["message"] == f"Malformed JSON body: invalid UTF-8 at byte {offset}"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

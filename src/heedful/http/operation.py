@@ -199,11 +199,23 @@ def decode_body(body: bytes, decode: Callable[[bytes], S]) -> S:
         raise InvalidRequest(f"Invalid request body: {describe_validation_error(exc)}") from exc
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Malformed JSON body: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        # msgspec checks UTF-8 only inside strings and keys, and raises Python's error there,
+        # whose position counts from the start of that string.
+        raise InvalidRequest(f"Malformed JSON body: {_utf8_problem(body)}") from exc
     except RecursionError as exc:
         # msgspec recurses once per level of nesting, even through fields it skips.
         raise InvalidRequest("Malformed JSON body: nested too deeply") from exc
     refuse_nul(body)
     return decoded
+
+
+def _utf8_problem(body: bytes) -> str:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    return "invalid UTF-8"
 
 
 def refuse_nul(body: bytes) -> None:
