@@ -6,14 +6,14 @@ import contextlib
 import gc
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Router
 
 from heedful.admin.routes import routes as admin_routes
 from heedful.attributes.routes import routes as attributes_routes
@@ -63,9 +63,9 @@ def create_app(
     metrics = Metrics(job_counts)
     app = Starlette(
         routes=[
-            Mount("/v1", routes=API_ROUTES),
-            Mount("/admin", routes=admin_routes),
-            Mount("/oauth", routes=oauth_pages),  # the OAuth consent pages (HTML)
+            Mount("/v1", app=_exact(API_ROUTES)),
+            Mount("/admin", app=_exact(admin_routes)),
+            Mount("/oauth", app=_exact(oauth_pages)),  # the OAuth consent pages (HTML)
             *catalog_upload_routes,  # PUT /uploads/{token}: signed catalog upload URLs
             *ops_routes,
         ],
@@ -76,9 +76,16 @@ def create_app(
         },
         lifespan=_lifespan(runtime, run_worker),
     )
+    app.router.redirect_slashes = False
     app.state.runtime = runtime
     app.state.metrics = metrics
     return ObservedRequests(IngestionLane(app, {"/v1": API_ROUTES}), metrics)
+
+
+def _exact(routes: Sequence[BaseRoute]) -> Router:
+    """Routes matched as written: a path with a trailing slash added or missing is an unknown
+    route (404 in the error shape), not a redirect with an empty body to the other spelling."""
+    return Router(routes=list(routes), redirect_slashes=False)
 
 
 def _lifespan(

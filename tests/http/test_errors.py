@@ -41,6 +41,18 @@ async def test_unknown_route_is_404_in_error_shape(client: httpx.AsyncClient) ->
     assert error["message"] == "The specified resource was not found"
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/me/", "/v1/webhooks/", "/v1/privacy/delete-request/", "/admin/users/", "/healthz/"],
+)
+async def test_a_trailing_slash_is_an_unknown_route_not_a_redirect(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], path: str
+) -> None:
+    error = assert_error_shape(await client.get(path, headers=dev_headers), 404)
+
+    assert error["message"] == "The specified resource was not found"
+
+
 async def test_wrong_method_is_405_in_error_shape(
     client: httpx.AsyncClient, dev_headers: dict[str, str]
 ) -> None:
