@@ -92,9 +92,10 @@ async def test_admin_user_lookups_refuse_non_ascii_digits(client: httpx.AsyncCli
     assert_error_shape(
         await client.get("/admin/users/1/events", params={"limit": "²"}, headers=ADMIN), 400
     )
-    for query in ({"events": "²"}, {"company": "²"}):
-        response = await client.get("/admin/users", params={**phone, **query}, headers=ADMIN)
-        assert_error_shape(response, 400)
+    response = await client.get("/admin/users", params={**phone, "events": "²"}, headers=ADMIN)
+    assert_error_shape(response, 400)
+    response = await client.get("/admin/users", params={**phone, "company": "²"}, headers=ADMIN)
+    assert assert_error_shape(response, 404)["message"] == "No company '²'"
 
 
 async def test_admin_lookup_can_be_narrowed_to_a_company(
@@ -111,9 +112,20 @@ async def test_admin_lookup_can_be_narrowed_to_a_company(
         headers=ADMIN,
     )
 
+    by_name = await client.get(
+        "/admin/users",
+        params={"phone": USER["phone"], "company": other.company.name},
+        headers=ADMIN,
+    )
+    unknown = await client.get(
+        "/admin/users", params={"phone": USER["phone"], "company": "x" * 5000}, headers=ADMIN
+    )
+
     assert len(everywhere.json()["users"]) == 2
     [user] = narrowed.json()["users"]
     assert user["eventCount"] == 1
+    assert by_name.json() == narrowed.json()
+    assert assert_error_shape(unknown, 404)["message"] == f"No company '{'x' * 80}…'"
 
 
 async def test_cli_users_show_prints_identifiers_attributes_and_events(

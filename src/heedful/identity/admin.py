@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
-from heedful.core import ids
 from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest, NotFound
 from heedful.http.responses import json_response
 from heedful.identity import inspection
+from heedful.identity.identifiers import Identifier
+from heedful.oauth import service as oauth_service
 from heedful.runtime import Runtime
 
 MAX_LIMIT = 500
@@ -24,10 +28,17 @@ async def find_users(request: Request, runtime: Runtime) -> Response:
     identifier = inspection.lookup_identifier(
         query.get("phone"), query.get("email"), query.get("clientUserId")
     )
-    company_id = _company(query.get("company"))
     event_limit = _limit("events", query.get("events"), inspection.DEFAULT_EVENTS)
-    users = await runtime.read(inspection.find_users, identifier, company_id, event_limit)
+    users = await runtime.read(_find_users, identifier, query.get("company"), event_limit)
     return json_response({"users": users})
+
+
+def _find_users(
+    session: Session, identifier: Identifier, company: str | None, event_limit: int
+) -> list[dict[str, Any]]:
+    """`company`: an id, number or exact name, as the other admin lookups and the CLI take."""
+    company_id = oauth_service.find_company(session, company).id if company else None
+    return inspection.find_users(session, identifier, company_id, event_limit)
 
 
 @admin_only
@@ -40,15 +51,6 @@ async def user_events(request: Request, runtime: Runtime) -> Response:
     limit = _limit("limit", request.query_params.get("limit"), 50)
     kind = request.query_params.get("kind")
     return json_response(await runtime.read(inspection.user_events, user_id, limit, kind))
-
-
-def _company(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    number = ids.COMPANY.decode(raw) or parse_digits(raw)
-    if number is None:
-        raise InvalidRequest("`company` must be a company id")
-    return number
 
 
 def _limit(name: str, raw: str | None, default: int) -> int:

@@ -224,7 +224,8 @@ def find_company(session: Session, ref: str) -> Company:
         return named[0]
     if len(named) > 1:
         raise InvalidRequest(f"Several companies are named '{ref}'; use the company id")
-    raise NotFound(f"No company '{ref}'")
+    shown = ref if len(ref) <= 80 else ref[:80] + "…"  # not a 100 kB query echoed back
+    raise NotFound(f"No company '{shown}'")
 
 
 def find_application(session: Session, ref: str, company: Company | None = None) -> Application:
