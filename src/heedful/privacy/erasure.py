@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session
 from heedful.core.numbers import parse_digits
 from heedful.identity import repository as identity_repository
 from heedful.identity import service as identity
-from heedful.identity.identifiers import EMAIL, PHONE, Identifier
+from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
 from heedful.storage.models import Base
 
 USERS = "users"
@@ -221,8 +221,9 @@ class Report:
     users: int = 0
     deleted: Counter[str] = field(default_factory=Counter)
     scrubbed: Counter[str] = field(default_factory=Counter)
-    # The subject's phones and emails as found (for redacting texts; never stored as such).
-    addresses: tuple[Identifier, ...] = ()
+    # The subject's identifiers as found, for redacting texts (never stored as such): phones,
+    # emails, and every other value (client user ids, Shopify, Klaviyo and custom ids).
+    identifiers: tuple[Identifier, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -250,9 +251,9 @@ def erase(
     given = list(dict.fromkeys(identifiers))
     users = _lock_subject_users(session, company_id, given)
     traces = _traces(session, company_id, users, given)
-    report = Report(
-        addresses=tuple(Identifier(EMAIL if "@" in a else PHONE, a) for a in traces.addresses)
-    )
+    found = [Identifier(EMAIL if "@" in a else PHONE, a) for a in sorted(traces.addresses)]
+    found += [Identifier(CLIENT_USER_ID, v) for v in sorted(traces.values)]
+    report = Report(identifiers=tuple(found))
     if not traces.addresses and not traces.values and not traces.all_user_ids:
         return report
     tables = Base.metadata.tables
