@@ -300,8 +300,14 @@ async def test_nothing_the_api_attached_to_the_subject_survives_the_erasure(
     clock.advance(2 * 3600)
     run_worker(runtime)
     await dispatch(runtime)
+    # The erased subscriber texts again: nobody knows the phone any more.
+    again = await client.post(
+        "/admin/sms/inbound", json={"from": PHONE, "text": "hello?"}, headers=ADMIN
+    )
+    assert again.status_code == 404, again.text
 
     assert hits(runtime, NEEDLES) == {}
+    assert logged(caplog.records, NEEDLES) == []
     assert (
         hits(runtime, (OTHER_PHONE, OTHER_EMAIL, OTHER_MARKER)).keys()
         >= {
