@@ -14,6 +14,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, func, inser
 from heedful.core.clock import FrozenClock
 from heedful.identity import identifiers as ident
 from heedful.identity import service as identity
+from heedful.jobs.queue import enqueue
 from heedful.oauth import repository as oauth_repository
 from heedful.privacy import erasure
 from heedful.runtime import Runtime
@@ -323,3 +324,30 @@ async def test_identifiers_are_never_logged(
     text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records).lower()
     assert caplog.records
     assert "3115552368" not in text and "secret.person" not in text
+
+
+def test_delivery_and_job_errors_quoting_the_subject_are_cleared(runtime: Runtime) -> None:
+    company_id = make_tenant(runtime).company.id
+    webhook(runtime, company_id)
+    other_id = make_user(runtime, company_id, ident.Identifier(ident.EMAIL, "o@example.com"))
+    make_user(runtime, company_id, PHONE)
+    emit(runtime, company_id, other_id, None)
+    emit(runtime, company_id, other_id, None)
+    quoted = f"IntegrityError: duplicate value {PHONE.value.upper()}"
+    with runtime.db.transaction() as session:
+        first, second = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))
+        first.last_error, second.last_error = quoted, "HTTP 500"
+        for error in (quoted, "timed out"):
+            enqueue(
+                session, runtime.clock, "test.other", {"n": 1}, company_id=company_id
+            ).last_error = error
+
+    report = erase(runtime, company_id, PHONE)
+
+    assert report.scrubbed["webhook_deliveries.last_error"] == 1
+    assert report.scrubbed["jobs.last_error"] == 1
+    with runtime.db.transaction() as session:
+        errors = session.scalars(select(WebhookDelivery.last_error).order_by("id")).all()
+        job_errors = session.scalars(select(Job.last_error).order_by("id")).all()
+    assert errors == [None, "HTTP 500"]
+    assert job_errors == [None, "timed out"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heedful.errors import InvalidRequest
-from heedful.identity.identifiers import EMAIL, PHONE, Identifier
+from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
 from heedful.privacy import subject
 
 
@@ -83,3 +83,36 @@ def test_redact_replaces_identifiers_in_any_case() -> None:
     text = subject.redact("From ABC@Website.com, phone +13115552368.", items)
 
     assert text == "From a**@website.com, phone +*****2368."
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "+13115552368",
+        "+1 (311) 555-2368",
+        "(311) 555-2368",
+        "311.555.2368",
+        "311 555 2368",
+        "1-311-555-2368",
+        "3115552368",
+        "001 311 555 2368",
+    ],
+)
+def test_redact_finds_a_phone_however_it_is_written(written: str) -> None:
+    items = (Identifier(PHONE, "+13115552368"),)
+
+    assert subject.redact(f"Call {written} now", items) == "Call +*****2368 now"
+
+
+def test_redact_leaves_longer_numbers_that_contain_the_phone() -> None:
+    items = (Identifier(PHONE, "+13115552368"),)
+
+    assert subject.redact("order 23115552368, ref 31155523680", items) == (
+        "order 23115552368, ref 31155523680"
+    )
+
+
+def test_redact_masks_other_identifier_values_like_a_client_user_id() -> None:
+    items = (Identifier(CLIENT_USER_ID, "shop99887766"),)
+
+    assert subject.redact("Shopify SHOP99887766.", items) == "Shopify *****66."

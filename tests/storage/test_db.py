@@ -5,11 +5,13 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, literal, make_url, select
+from sqlalchemy import func, insert, literal, make_url, select
+from sqlalchemy.exc import DBAPIError
 
 from heedful.storage.db import Database
 from heedful.storage.models import Company
 from heedful.storage.models.base import UTCDateTime
+from heedful.storage.models.identity import UserIdentifier
 
 
 def test_reads_do_not_wait_for_a_writer(db: Database) -> None:
@@ -98,3 +100,22 @@ def test_timestamps_read_back_whatever_the_servers_time_zone(
             assert session.scalar(select(literal(moment, UTCDateTime()))) == moment
     finally:
         database.dispose()
+
+
+def test_database_errors_do_not_quote_the_statements_parameters(db: Database) -> None:
+    """Errors reach the log and `jobs.last_error`: a subscriber's phone must not go with them."""
+    phone = "+13115552368"
+    row = {
+        "company_id": 987654,  # no such company or user: a foreign key violation
+        "user_id": 987654,
+        "kind": "phone",
+        "name": "",
+        "value": phone,
+        "created_at": datetime.now(UTC),
+    }
+
+    with pytest.raises(DBAPIError) as caught, db.transaction() as session:
+        session.execute(insert(UserIdentifier), [row])
+
+    assert "user_identifiers" in str(caught.value)
+    assert phone not in str(caught.value) and phone not in repr(caught.value)

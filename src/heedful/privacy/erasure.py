@@ -12,10 +12,11 @@ any that is not (erasure then refuses to run, and the privacy tests fail, naming
    set to null.
 2. **Scrubbed.** Copies of personal data that no foreign key leads to each have a scrubber
    here: webhook delivery bodies about the subject (deleted with their attempts), attempt
-   responses that quote the subject (cleared), jobs whose payload names the subject (deleted),
-   merge records that hold the subject's former ids or identifiers (deleted), rows whose
-   address column is one of the subject's addresses (`messages.address`: deleted), and the
-   privacy requests themselves (raw identifiers cleared when processed; see `service`).
+   responses and errors, delivery and job errors that quote the subject (cleared), jobs whose
+   payload names the subject (deleted), merge records that hold the subject's former ids or
+   identifiers (deleted), rows whose address column is one of the subject's addresses
+   (`messages.address`: deleted), and the privacy requests themselves (raw identifiers
+   cleared when processed; see `service`).
 3. **No subscriber data.** Tenants, credentials, configuration and catalog tables.
 
 "About the subject" means: a user id of the subject (the users found, plus the ids they
@@ -55,7 +56,7 @@ from sqlalchemy.orm import Session
 from heedful.core.numbers import parse_digits
 from heedful.identity import repository as identity_repository
 from heedful.identity import service as identity
-from heedful.identity.identifiers import EMAIL, PHONE, Identifier
+from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
 from heedful.storage.models import Base
 
 USERS = "users"
@@ -77,10 +78,12 @@ NO_SUBJECT_DATA: dict[str, str] = {
 }
 
 SCRUBBED: dict[str, str] = {
-    "webhook_deliveries": "deliveries whose body is about the subject are deleted",
-    "webhook_attempts": "attempts of those deliveries are deleted; responses quoting the "
-    "subject are cleared",
-    "jobs": "jobs whose payload names the subject are deleted",
+    "webhook_deliveries": "deliveries whose body is about the subject are deleted; errors "
+    "quoting the subject are cleared",
+    "webhook_attempts": "attempts of those deliveries are deleted; responses and errors quoting "
+    "the subject are cleared",
+    "jobs": "jobs whose payload names the subject are deleted; errors quoting the subject are "
+    "cleared",
     "user_merges": "merge records holding the subject's ids or identifiers are deleted",
     "privacy_requests": "raw identifiers are cleared when processed; masks and keyed hashes stay",
     "messages": "messages to or from the subject's phone or email are deleted",
@@ -88,6 +91,15 @@ SCRUBBED: dict[str, str] = {
 
 # Columns holding a phone or an email as a whole value: rows naming the subject are deleted.
 ADDRESS_COLUMNS: tuple[tuple[str, str], ...] = (("messages", "address"),)
+
+# Free texts (a receiver's answer, an error) that may quote a phone or an email: cleared when
+# they quote the subject's, in rows kept because they are not about the subject.
+QUOTING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("webhook_attempts", "response_body"),
+    ("webhook_attempts", "error"),
+    ("webhook_deliveries", "last_error"),
+    ("jobs", "last_error"),
+)
 
 # JSON keys under which a payload names a user by id.
 USER_ID_KEYS = frozenset(
@@ -221,8 +233,9 @@ class Report:
     users: int = 0
     deleted: Counter[str] = field(default_factory=Counter)
     scrubbed: Counter[str] = field(default_factory=Counter)
-    # The subject's phones and emails as found (for redacting texts; never stored as such).
-    addresses: tuple[Identifier, ...] = ()
+    # The subject's identifiers as found, for redacting texts (never stored as such): phones,
+    # emails, and every other value (client user ids, Shopify, Klaviyo and custom ids).
+    identifiers: tuple[Identifier, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -250,9 +263,9 @@ def erase(
     given = list(dict.fromkeys(identifiers))
     users = _lock_subject_users(session, company_id, given)
     traces = _traces(session, company_id, users, given)
-    report = Report(
-        addresses=tuple(Identifier(EMAIL if "@" in a else PHONE, a) for a in traces.addresses)
-    )
+    found = [Identifier(EMAIL if "@" in a else PHONE, a) for a in sorted(traces.addresses)]
+    found += [Identifier(CLIENT_USER_ID, v) for v in sorted(traces.values)]
+    report = Report(identifiers=tuple(found))
     if not traces.addresses and not traces.values and not traces.all_user_ids:
         return report
     tables = Base.metadata.tables
@@ -266,8 +279,8 @@ def erase(
         where = and_(table.c.company_id == company_id, table.c.id.in_(users))
         report.users = delete_tree(session, company_id, table, where, report.deleted)
     _scrub_deliveries(session, now, traces, report)
-    _scrub_attempts(session, traces, report)
     _scrub_jobs(session, traces, report, keep_job_id)
+    _scrub_quotes(session, traces, report)
     _scrub_merges(session, traces, report)
     for table_name, column_name in ADDRESS_COLUMNS:
         if table_name in tables:
@@ -386,15 +399,17 @@ def _scrub_deliveries(session: Session, now: datetime, traces: Traces, report: R
         delete_tree(session, traces.company_id, table, where, report.deleted)
 
 
-def _scrub_attempts(session: Session, traces: Traces, report: Report) -> None:
-    table = Base.metadata.tables["webhook_attempts"]
-    for column in ("response_body", "error"):
+def _scrub_quotes(session: Session, traces: Traces, report: Report) -> None:
+    """Clear the texts (answers, errors) of rows kept because they are not about the subject
+    but that quote the subject's phone or email."""
+    for table_name, column in QUOTING_COLUMNS:
+        table = Base.metadata.tables[table_name]
         ids = [
             i for i, text, _ in _company_rows(session, table, column, traces) if traces.quotes(text)
         ]
         for chunk in _chunks(ids):
             stmt = update(table).where(table.c.id.in_(chunk)).values({column: None})
-            report.scrubbed[f"webhook_attempts.{column}"] += _rowcount(session, stmt)
+            report.scrubbed[f"{table_name}.{column}"] += _rowcount(session, stmt)
 
 
 def _scrub_jobs(session: Session, traces: Traces, report: Report, keep_job_id: int | None) -> None:

@@ -175,7 +175,7 @@ def process_request(
     ]
     report = erasure.erase(session, started, company_id, given, keep_job_id=job_id)
     if record.request_msg:
-        known = (*report.addresses, *given)
+        known = (*report.identifiers, *given)
         record.request_msg = subject.redact(record.request_msg, known)
     record.pending_phone = record.pending_email = record.pending_client_user_id = None
     record.processed = True

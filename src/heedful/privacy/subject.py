@@ -95,10 +95,30 @@ def keyed_hash(key: bytes, item: Identifier) -> str:
 
 
 def redact(text: str, items: tuple[Identifier, ...]) -> str:
-    """`text` with every identifier in it replaced by its mask (case-insensitively)."""
+    """`text` with every identifier in it replaced by its mask (case-insensitively); a phone
+    however it is written (`+1 311 555 2368`, `(311) 555-2368`, `3115552368`)."""
     for item in sorted(items, key=lambda i: len(i.value), reverse=True):
-        text = re.sub(re.escape(item.value), mask(item), text, flags=re.IGNORECASE)
+        text = re.sub(_written(item), mask(item), text, flags=re.IGNORECASE)
     return text
+
+
+# What people put between a phone's digits.
+_GAP = r"[ .\-()]*"
+
+
+def _written(item: Identifier) -> str:
+    """A pattern for `item` as a person may write it in a note."""
+    if item.kind != ident.PHONE:
+        return re.escape(item.value)
+    try:
+        parsed = phonenumbers.parse(item.value, None)
+    except phonenumbers.NumberParseException:
+        return re.escape(item.value)
+    national = _GAP.join(str(parsed.national_number))
+    # International (`+1`, `001`, `0111`), or national with or without a trunk `0`.
+    code = parsed.country_code
+    prefix = rf"(?:(?:\+|00|011){_GAP}{code}{_GAP}|{code}{_GAP}|0{_GAP})?"
+    return rf"(?<![0-9])\(?{prefix}{national}(?![0-9])"
 
 
 @dataclass(frozen=True)

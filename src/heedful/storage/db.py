@@ -53,6 +53,9 @@ def normalise_url(url: str) -> str:
 
 
 def create_db_engine(url: str) -> Engine:
+    """An engine whose errors never quote a statement's parameters (`hide_parameters`): they
+    are subscribers' identifiers and data, and errors end up in logs and in `jobs.last_error`,
+    which the privacy erasure does not read."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
@@ -60,7 +63,9 @@ def create_db_engine(url: str) -> Engine:
 
 
 def _postgres_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    engine = create_engine(
+        url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _utc(dbapi_conn: Any, _record: Any) -> None:
@@ -88,6 +93,7 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,
         **pooling,
     )
 

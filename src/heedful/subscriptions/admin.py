@@ -39,7 +39,7 @@ def receive_text(
         if outcome is not None:
             outcomes.append(outcome.view())
     if not outcomes:
-        raise NotFound(f"No subscriber with phone {sender.value}")
+        raise NotFound("No subscriber with that phone")
     return outcomes
 
 
