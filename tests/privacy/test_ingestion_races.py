@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -90,6 +92,33 @@ def answered_or_waiting(runtime: Runtime, task: asyncio.Task[object], waiting: i
         time.sleep(0.01)
 
 
+async def while_erasing(
+    runtime: Runtime,
+    company_id: int,
+    subject: int,
+    send: Callable[[], Coroutine[Any, Any, httpx.Response]],
+    until: Callable[[asyncio.Task[httpx.Response]], Awaitable[None]],
+) -> tuple[Racer, httpx.Response]:
+    """The erasure of `SUBJECT` (user `subject`) held after locking the user; `send` started
+    meanwhile, and let go once `until` says the request has gone far enough. Returns the
+    erasure (finished) and the request's answer."""
+    erasing = eraser(runtime, company_id, SUBJECT)
+    with erasure_held_after_locking_the_user(runtime, company_id, subject):
+        erasing.start()
+        await asyncio.to_thread(settle, runtime.db, erasing, 1)
+        request = asyncio.create_task(send())
+        await until(request)
+    erasing.join(WAIT_SECONDS)
+    return erasing, await asyncio.wait_for(request, WAIT_SECONDS)
+
+
+def writer_waits(runtime: Runtime) -> Callable[[asyncio.Task[httpx.Response]], Awaitable[None]]:
+    async def until(request: asyncio.Task[httpx.Response]) -> None:
+        await wait_for_the_writer(runtime, request, waiting=2)
+
+    return until
+
+
 async def test_event_racing_an_erasure_lands_on_a_fresh_user(
     client: httpx.AsyncClient, runtime: Runtime, dev: DevelopmentSetup, dev_headers: dict[str, str]
 ) -> None:
@@ -100,15 +129,13 @@ async def test_event_racing_an_erasure_lands_on_a_fresh_user(
     assert (await custom_event(client, dev_headers, PHONE, "before")).status_code == 200
     subject = owner(runtime, company_id, SUBJECT)
     assert subject is not None
-    erasing = eraser(runtime, company_id, SUBJECT)
-
-    with erasure_held_after_locking_the_user(runtime, company_id, subject):
-        erasing.start()
-        await asyncio.to_thread(settle, runtime.db, erasing, 1)
-        request = asyncio.create_task(custom_event(client, dev_headers, PHONE, "racing"))
-        await wait_for_the_writer(runtime, request, waiting=2)
-    erasing.join(WAIT_SECONDS)
-    response = await asyncio.wait_for(request, WAIT_SECONDS)
+    erasing, response = await while_erasing(
+        runtime,
+        company_id,
+        subject,
+        lambda: custom_event(client, dev_headers, PHONE, "racing"),
+        writer_waits(runtime),
+    )
 
     assert_erased_one_user(erasing)
     assert response.status_code == 200, response.text
@@ -172,16 +199,14 @@ async def test_attribute_racing_an_erasure_lands_on_a_fresh_user(
     assert (await post(client, dev_headers, path, body)).status_code == 200
     subject = owner(runtime, company_id, SUBJECT)
     assert subject is not None
-    erasing = eraser(runtime, company_id, SUBJECT)
-
-    with erasure_held_after_locking_the_user(runtime, company_id, subject):
-        erasing.start()
-        await asyncio.to_thread(settle, runtime.db, erasing, 1)
-        racing = {"properties": {"size": "M"}, "user": {"phone": PHONE}}
-        request = asyncio.create_task(post(client, dev_headers, path, racing))
-        await wait_for_the_writer(runtime, request, waiting=2)
-    erasing.join(WAIT_SECONDS)
-    response = await asyncio.wait_for(request, WAIT_SECONDS)
+    racing = {"properties": {"size": "M"}, "user": {"phone": PHONE}}
+    erasing, response = await while_erasing(
+        runtime,
+        company_id,
+        subject,
+        lambda: post(client, dev_headers, path, racing),
+        writer_waits(runtime),
+    )
 
     assert_erased_one_user(erasing)
     assert response.status_code == 200, response.text
@@ -214,17 +239,19 @@ async def test_attribute_change_racing_an_erasure_leaves_no_webhook_about_the_su
     assert (await post(client, dev_headers, path, body)).status_code == 200
     subject = owner(runtime, company_id, SUBJECT)
     assert subject is not None
-    erasing = eraser(runtime, company_id, SUBJECT)
+    racing = {"properties": {"tier": "platinum"}, "user": {"phone": PHONE}}
 
-    with erasure_held_after_locking_the_user(runtime, company_id, subject):
-        erasing.start()
-        await asyncio.to_thread(settle, runtime.db, erasing, 1)
-        racing = {"properties": {"tier": "platinum"}, "user": {"phone": PHONE}}
-        request = asyncio.create_task(post(client, dev_headers, path, racing))
+    async def answered_or_waits(request: asyncio.Task[httpx.Response]) -> None:
         # The change is answered first, or waits for the erasure (then 2 backends wait).
         await asyncio.to_thread(answered_or_waiting, runtime, request, 2)
-    erasing.join(WAIT_SECONDS)
-    response = await asyncio.wait_for(request, WAIT_SECONDS)
+
+    erasing, response = await while_erasing(
+        runtime,
+        company_id,
+        subject,
+        lambda: post(client, dev_headers, path, racing),
+        answered_or_waits,
+    )
 
     assert_erased_one_user(erasing)
     assert response.status_code == 200, response.text
