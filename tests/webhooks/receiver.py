@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +52,9 @@ class Receiver:
         self.requests: list[Received] = []
         self.port = 0
         self.response_body = b'{"ok": true}'
+        # Called (on a worker thread) with each request's path before it is answered: lets a
+        # test act while a POST is in flight.
+        self.on_request: Callable[[str], None] | None = None
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -99,6 +102,8 @@ class Receiver:
         with self._lock:
             self.requests.append(Received(path, headers, body, valid, arrived))
             status, delay = self._scripts[path].popleft() if self._scripts[path] else (200, 0.0)
+        if self.on_request is not None:
+            await asyncio.to_thread(self.on_request, path)
         if delay:
             await asyncio.sleep(delay)
         await send(

@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Table
 
 from heedful.core.clock import FrozenClock
+from heedful.privacy.erasure import delete_tree
 from heedful.runtime import Runtime
+from heedful.storage.models.webhooks import WebhookDelivery
 from heedful.webhooks import service
 from heedful.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from tests.factories import make_company
@@ -227,6 +231,47 @@ def test_a_webhook_disabled_while_its_delivery_is_claimed_gets_nothing(
     assert dispatcher.run_once() == 0
     assert receiver.received() == []
     assert deliveries(runtime)[0].state == "cancelled"
+
+
+def test_a_delivery_deleted_while_its_batch_is_in_flight_loses_no_other_outcome(
+    runtime: Runtime,
+    receiver: Receiver,
+    dispatcher: Dispatcher,
+    clock: FrozenClock,
+    policy: DeliveryPolicy,
+) -> None:
+    """Bug: the batch's outcomes were recorded in one transaction, with an attempt row for
+    each; a delivery deleted meanwhile (an erasure of its subject, once the lease had run out)
+    made the attempt's foreign key fail and the whole transaction with it, so the other
+    deliveries' outcomes were lost and, once their lease ran out, they were sent again."""
+    company = make_company(runtime)
+    make_webhook(runtime, company.id, receiver.url("/a"))
+    hook_b = make_webhook(runtime, company.id, receiver.url("/b"))
+    emit(runtime, company.id)
+    [doomed] = [d.id for d in deliveries(runtime) if d.webhook_id == hook_b.id]
+
+    def erase_the_other(path: str) -> None:
+        if path != "/a":
+            return
+        # The lease runs out while the batch is in flight; an erasure then deletes the other
+        # delivery as _scrub_deliveries does (its "being sent" guard no longer holds it off).
+        clock.advance(policy.lease.total_seconds() + 1)
+        table = WebhookDelivery.__table__
+        assert isinstance(table, Table)
+        with runtime.db.transaction() as session:
+            delete_tree(session, company.id, table, table.c.id == doomed, Counter())
+
+    receiver.on_request = erase_the_other
+    assert dispatcher.run_once() == 2
+    receiver.on_request = None
+
+    [kept] = deliveries(runtime)
+    assert kept.id != doomed
+    assert kept.state == "succeeded"
+    assert [(a.delivery_id, a.succeeded) for a in attempts(runtime)] == [(kept.id, True)]
+    clock.advance(policy.lease.total_seconds() + 1)
+    assert dispatcher.run_until_idle() == 0
+    assert len(receiver.received("/a")) == 1
 
 
 def test_events_of_one_company_never_reach_another_companys_webhook(

@@ -440,6 +440,21 @@ class Dispatcher:
             return
         now = self.clock.now()
         with self.db.transaction() as session:
+            # A delivery may have been deleted while its POST was in flight (an erasure of its
+            # subject, once the lease ran out): its attempt row would break its foreign key and
+            # fail the whole batch, losing the others' outcomes (sent again later). Record only
+            # the deliveries still there, locked so that none goes before this commits.
+            present = set(
+                session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.id.in_({o.outgoing.delivery_id for o in outcomes}))
+                    .order_by(WebhookDelivery.id)
+                    .with_for_update()
+                )
+            )
+            outcomes = [o for o in outcomes if o.outgoing.delivery_id in present]
+            if not outcomes:
+                return
             session.execute(
                 insert(WebhookAttempt),
                 [
