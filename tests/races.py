@@ -96,3 +96,17 @@ def eraser(runtime: Runtime, company_id: int, *identifiers: Identifier) -> Racer
         runtime,
         lambda session: erasure.erase(session, runtime.clock.now(), company_id, identifiers),
     )
+
+
+def race_erasure(
+    runtime: Runtime, company_id: int, user_id: int, erasing: Racer, racer: Racer
+) -> None:
+    """`erasing` held after locking user `user_id` while `racer` runs up to its lock wait
+    (PostgreSQL), then both let go and finished."""
+    with erasure_held_after_locking_the_user(runtime, company_id, user_id):
+        erasing.start()
+        settle(runtime.db, erasing, waiting=1)  # the erasure holds the user, waits for the job
+        racer.start()
+        settle(runtime.db, racer, waiting=2)
+    erasing.join(WAIT_SECONDS)
+    racer.join(WAIT_SECONDS)

@@ -36,6 +36,7 @@ from tests.races import (
     eraser,
     erasure_held_after_locking_the_user,
     lock_waiters,
+    race_erasure,
     settle,
     wait_for_lock_waits,
 )
@@ -284,13 +285,7 @@ async def test_identify_merging_a_user_being_erased_links_the_identifiers_afresh
         runtime, lambda session: identity.identify(session, runtime.clock, company_id, both)
     )
 
-    with erasure_held_after_locking_the_user(runtime, company_id, subject):
-        erasing.start()
-        settle(runtime.db, erasing, waiting=1)
-        identifying.start()
-        settle(runtime.db, identifying, waiting=2)
-    erasing.join(WAIT_SECONDS)
-    identifying.join(WAIT_SECONDS)
+    race_erasure(runtime, company_id, subject, erasing, identifying)
 
     assert_erased_one_user(erasing)
     [resolution] = identifying.outcome

@@ -18,7 +18,7 @@ from heedful.privacy import erasure
 from heedful.runtime import Runtime
 from heedful.subscriptions import admin, service
 from heedful.subscriptions.schemas import UnsubscribeSubscriptionsRequestDto
-from tests.races import WAIT_SECONDS, Racer, eraser, erasure_held_after_locking_the_user, settle
+from tests.races import Racer, eraser, race_erasure
 from tests.subscriptions.support import PHONE, make_source, subscribe, subscriptions
 
 
@@ -58,13 +58,7 @@ async def test_unsubscribe_racing_an_erasure_is_404_not_a_deadlock(
         runtime, lambda session: service.unsubscribe(session, runtime.clock, company_id, body)
     )
 
-    with erasure_held_after_locking_the_user(runtime, company_id, subscribed):
-        eraser.start()
-        settle(runtime.db, eraser, waiting=1)  # the erasure holds the user, waits for the job
-        unsubscriber.start()
-        settle(runtime.db, unsubscriber, waiting=2)
-    eraser.join(WAIT_SECONDS)
-    unsubscriber.join(WAIT_SECONDS)
+    race_erasure(runtime, company_id, subscribed, eraser, unsubscriber)
 
     assert_erased(eraser, runtime)
     assert len(unsubscriber.outcome) == 1
@@ -81,13 +75,7 @@ async def test_inbound_text_racing_an_erasure_is_404_not_a_foreign_key_error(
         runtime, lambda session: admin.receive_text(session, runtime.clock, PHONE, "STOP", None)
     )
 
-    with erasure_held_after_locking_the_user(runtime, dev.company.id, subscribed):
-        eraser.start()
-        settle(runtime.db, eraser, waiting=1)
-        texter.start()
-        settle(runtime.db, texter, waiting=2)
-    eraser.join(WAIT_SECONDS)
-    texter.join(WAIT_SECONDS)
+    race_erasure(runtime, dev.company.id, subscribed, eraser, texter)
 
     assert_erased(eraser, runtime)
     assert len(texter.outcome) == 1

@@ -410,57 +410,42 @@ def read_blocks(
     The reading process only finds newlines (in C); splitting and checking the lines is the
     business of whoever gets the block (see `check_block`), often another process. With
     `path` (the stream's file: see `file_path`) the blocks leave their bytes there."""
-    if path is not None:
-        yield from _blocks_left_in(
-            path, stream, (start_offset, start_line), max_line_bytes, block_bytes
-        )
-        return
-    pending, offset, line = b"", start_offset, start_line
-    while piece := stream.read(block_bytes):
-        pending += piece
-        cut = pending.rfind(b"\n") + 1
-        if cut:
-            data, pending = pending[:cut], pending[cut:]
-            count = data.count(b"\n")
-            offset += cut
-            yield Block(line + 1, data, count, offset)
-            line += count
-        elif len(pending) > max_line_bytes:
-            offset += len(pending) + _skip_rest(stream)
-            line += 1
-            yield Block(line, b"", 1, offset, oversized=True)
-            pending = b""
-    if pending:
-        yield Block(line + 1, pending, 1, offset + len(pending))
-
-
-def _blocks_left_in(
-    path: str, stream: IO[bytes], at: tuple[int, int], max_line_bytes: int, block_bytes: int
-) -> Iterator[Block]:
-    """`read_blocks` leaving the bytes in the file (`at`: the stream's offset and line
-    number): each piece is read into one reused buffer and only its newlines are looked at
-    (no bytes object built or copied)."""
-    offset, line = at
-    buffer = bytearray(block_bytes)
+    buffer = bytearray(block_bytes)  # each piece is read into this one buffer
+    view = memoryview(buffer)
+    # The bytes of the block being cut, when they travel with it (None: left in the file).
+    held: bytearray | None = None if path is not None else bytearray()
+    offset, line = start_offset, start_line
     start, tail = offset, 0  # where the next block starts; bytes read since a newline
     while size := stream.readinto(buffer):  # type: ignore[attr-defined]
         offset += size
         last = buffer.rfind(b"\n", 0, size)
         if last < 0:
             tail += size
+            if held is not None:
+                held += view[:size]
             if tail > max_line_bytes:
                 offset += _skip_rest(stream)
                 line += 1
                 yield Block(line, b"", 1, offset, oversized=True)
                 start, tail = offset, 0
+                if held is not None:
+                    held.clear()
             continue
         count = buffer.count(b"\n", 0, last + 1)
         end = offset - size + last + 1
-        yield Block(line + 1, b"", count, end, path=path, size=end - start)
+        if held is None:
+            yield Block(line + 1, b"", count, end, path=path, size=end - start)
+        else:
+            held += view[: last + 1]
+            yield Block(line + 1, bytes(held), count, end)
+            held[:] = view[last + 1 : size]
         line += count
         start, tail = end, size - last - 1
-    if tail:
-        yield Block(line + 1, b"", 1, offset, path=path, size=tail)
+    if tail:  # a last line with no newline
+        if held is None:
+            yield Block(line + 1, b"", 1, offset, path=path, size=tail)
+        else:
+            yield Block(line + 1, bytes(held), 1, offset)
 
 
 def file_path(stream: IO[bytes], start: int = 0) -> str | None:

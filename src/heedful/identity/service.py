@@ -182,6 +182,24 @@ def find_users(
     return repository.owners(session, company_id, identifiers)
 
 
+def lock_owners(
+    session: Session, company_id: int, identifiers: Iterable[Identifier], attempts: int
+) -> dict[Identifier, int] | None:
+    """`find_users`, with the users found row-locked (in id order) until the transaction
+    ends. An erasure or a merge holding one of them when the lock was asked for may have
+    deleted it, or moved the identifiers to a survivor: they are looked up again under the
+    lock until the answer holds (None if it kept changing for `attempts` tries)."""
+    given = list(identifiers)
+    owners = find_users(session, company_id, given)
+    for _attempt in range(attempts):
+        repository.lock_users(session, company_id, list(owners.values()))
+        again = find_users(session, company_id, given)
+        if again == owners:
+            return owners
+        owners = again
+    return None
+
+
 def find_user(session: Session, company_id: int, identifier: Identifier) -> int | None:
     return repository.owners(session, company_id, [identifier]).get(identifier)
 

@@ -295,11 +295,10 @@ def _lock_subject_users(session: Session, company_id: int, given: list[Identifie
     """The users `given` names, row-locked. A merge holding one of them when the lock was
     asked for may have folded it into another user (who now holds the subject's identifiers):
     the identifiers are looked up again until the users they name are the ones locked."""
-    for _ in range(LOCK_ATTEMPTS):
-        users = sorted(set(identity.find_users(session, company_id, given).values()))
-        if identity_repository.lock_users(session, company_id, users) == set(users):
-            return users
-    raise SubjectBusy("the subject's users kept being merged while the erasure locked them")
+    owners = identity.lock_owners(session, company_id, given, LOCK_ATTEMPTS)
+    if owners is None:
+        raise SubjectBusy("the subject's users kept being merged while the erasure locked them")
+    return sorted(set(owners.values()))
 
 
 def _traces(session: Session, company_id: int, users: list[int], given: list[Identifier]) -> Traces:

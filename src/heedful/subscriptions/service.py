@@ -389,14 +389,18 @@ def _located(
     session: Session, company_id: int, phone: Identifier | None, email: Identifier | None
 ) -> list[Located]:
     """The users the identifiers name, each with the one channel its identifier locates."""
-    found = []
-    for channel, identifier in ((TEXT, phone), (EMAIL, email)):
-        if identifier is None:
-            continue
-        user_id = identity.find_user(session, company_id, identifier)
-        if user_id is not None:
-            found.append(Located(user_id, channel, identifier.value))
-    return found
+    given = [identifier for identifier in (phone, email) if identifier is not None]
+    return _each_channel(identity.find_users(session, company_id, given), phone, email)
+
+
+def _each_channel(
+    owners: dict[Identifier, int], phone: Identifier | None, email: Identifier | None
+) -> list[Located]:
+    return [
+        Located(owners[identifier], channel, identifier.value)
+        for channel, identifier in ((TEXT, phone), (EMAIL, email))
+        if identifier is not None and identifier in owners
+    ]
 
 
 def _locate(
@@ -423,14 +427,11 @@ def _locate_locked(
     deadlocked with it on PostgreSQL, or broke a foreign key once the erasure committed.
     Looked up again under the lock: an erased user is gone (nothing found), a merged one
     leads to its survivor (locked in turn)."""
-    found = _located(session, company_id, phone, email)
-    for _attempt in range(CREATE_ATTEMPTS):
-        identity_repository.lock_users(session, company_id, [where.user_id for where in found])
-        again = _located(session, company_id, phone, email)
-        if again == found:
-            return found
-        found = again
-    raise Conflict("The subscriber changed concurrently; try again")
+    given = [identifier for identifier in (phone, email) if identifier is not None]
+    owners = identity.lock_owners(session, company_id, given, CREATE_ATTEMPTS)
+    if owners is None:
+        raise Conflict("The subscriber changed concurrently; try again")
+    return _each_channel(owners, phone, email)
 
 
 def eligibility(
