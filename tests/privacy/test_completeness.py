@@ -40,7 +40,7 @@ from heedful.webhooks.payloads import EVENT_TYPES
 from tests.factories import Tenant, make_tenant
 from tests.privacy.conftest import PATH
 from tests.subscriptions.support import ADMIN, make_source
-from tests.webhooks.receiver import Receiver, ReceiverServer, make_dispatcher
+from tests.webhooks.receiver import Receiver, make_dispatcher, running_receiver
 
 MARKER = "zqmarker7f3a"
 PHONE = "+13115552368"
@@ -71,12 +71,8 @@ NEEDLES = (
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ReceiverServer(Receiver())
-    server.start()
-    try:
-        yield server.receiver
-    finally:
-        server.stop()
+    with running_receiver() as started:
+        yield started
 
 
 async def post(client: httpx.AsyncClient, tenant: Tenant, path: str, body: Any) -> None:

@@ -21,17 +21,13 @@ from heedful.storage.models import Base
 from tests.factories import make_tenant
 from tests.privacy import world
 from tests.privacy.conftest import PATH
-from tests.webhooks.receiver import Receiver, ReceiverServer
+from tests.webhooks.receiver import Receiver, running_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ReceiverServer(Receiver())
-    server.start()
-    try:
-        yield server.receiver
-    finally:
-        server.stop()
+    with running_receiver() as started:
+        yield started
 
 
 def subject_tables() -> list[str]:
