@@ -21,18 +21,26 @@ _encoder = msgspec.json.Encoder(enc_hook=str)
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": _timestamp(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        line = _head(record.created, record.levelname, record.name, record.getMessage())
         line.update(
             {key: value for key, value in record.__dict__.items() if key not in _STANDARD_ATTRS}
         )
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return _encoder.encode(line).decode()
+
+    def format_fields(
+        self, created: float, levelname: str, name: str, msg: str, fields: dict[str, Any]
+    ) -> str:
+        """The line `format` makes of a record with these attributes and `fields` as its
+        extras, without the record (no exception, no %-arguments)."""
+        line = _head(created, levelname, name, msg)
+        line.update(fields)
+        return _encoder.encode(line).decode()
+
+
+def _head(created: float, levelname: str, name: str, msg: str) -> dict[str, Any]:
+    return {"ts": _timestamp(created), "level": levelname.lower(), "logger": name, "msg": msg}
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,15 +70,18 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + self.terminator
-            with self.lock:  # type: ignore[union-attr]
-                self.stream.write(line)
-            if record.levelno >= logging.WARNING:
-                self.flush()
-            else:
-                self._pending = True
+            self.write_line(self.format(record), record.levelno)
         except Exception:
             self.handleError(record)
+
+    def write_line(self, line: str, levelno: int) -> None:
+        """Write one formatted line: flushed at once for a warning or worse, else batched."""
+        with self.lock:  # type: ignore[union-attr]
+            self.stream.write(line + self.terminator)
+        if levelno >= logging.WARNING:
+            self.flush()
+        else:
+            self._pending = True
 
     def close(self) -> None:
         self._closed = True
@@ -84,6 +95,34 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._pending = False
             with contextlib.suppress(OSError, ValueError):  # the stream was closed meanwhile
                 self.flush()
+
+
+def sole_json_handler(logger: logging.Logger) -> BatchedStreamHandler | None:
+    """The one handler an INFO record of `logger` would reach, if that is a
+    `BatchedStreamHandler` with a `JsonFormatter` and no filter stands in the way (heedful's
+    own setup); None for any other arrangement, whose records must go through `logging`."""
+    found: BatchedStreamHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if found is not None or not _plain_json_stream(handler):
+                return None
+            found = handler  # type: ignore[assignment]
+        if not current.propagate:
+            break
+        current = current.parent
+    return found
+
+
+def _plain_json_stream(handler: logging.Handler) -> bool:
+    return (
+        type(handler) is BatchedStreamHandler
+        and type(handler.formatter) is JsonFormatter
+        and not handler.filters
+        and handler.level <= logging.INFO
+    )
 
 
 def _block_buffered(stream: TextIO) -> TextIO:
