@@ -208,3 +208,25 @@ async def test_merge_keeps_the_latest_value_of_an_attribute_both_users_hold(
         "b": 2,
         "c": 3,
     }
+
+
+async def test_the_subscriber_lists_every_client_user_id_of_a_merged_user(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
+) -> None:
+    """`external_identifiers.client_user_id` is a list (reference §3.3): a user who holds two
+    client user ids (two users merged by an identify call) is sent with both, not the first."""
+    subscribe_webhook(runtime)
+    identify = "/v1/identity-resolution/user-identifiers"
+    for body in (
+        {"phone": USER["phone"], "clientUserId": "cu-1"},
+        {"email": USER["email"], "clientUserId": "cu-2"},
+        {"phone": USER["phone"], "email": USER["email"]},  # bridges the two: one user
+    ):
+        assert (await client.post(identify, json=body, headers=dev_headers)).status_code == 202
+
+    await client.post(
+        PATH, json={"properties": {"tier": "gold"}, "user": USER}, headers=dev_headers
+    )
+
+    (sent,) = deliveries(runtime)
+    assert sent["subscriber"]["external_identifiers"]["client_user_id"] == ["cu-1", "cu-2"]

@@ -136,6 +136,26 @@ async def test_notification_disabled_sends_no_text(
     assert outbound_types(runtime) == before
 
 
+async def test_the_confirmation_is_in_the_subscribers_language_unless_overridden(
+    client: httpx.AsyncClient, runtime: Runtime, dev: DevelopmentSetup, dev_headers: dict[str, str]
+) -> None:
+    """`notification` holds properties "to override" (the spec): without it, a subscriber who
+    opted in through an fr-CA source is told in French, as a STOP reply tells them."""
+    source = make_source(runtime, dev.company.id, opt_in="single", locale="fr-CA")
+    await subscribe(client, dev_headers, source, phone=PHONE)
+
+    await unsubscribe(client, dev_headers, user={"phone": PHONE})
+    default = messages(runtime)[-1]
+    await unsubscribe(
+        client, dev_headers, user={"phone": PHONE}, notification={"language": "en-US"}
+    )
+    overridden = messages(runtime)[-1]
+
+    assert default.type == "UNSUBSCRIBE_CONFIRMATION" and default.language == "fr-CA"
+    assert "désabonné" in default.body
+    assert overridden.type == "UNSUBSCRIBE_CONFIRMATION" and overridden.language == "en-US"
+
+
 @pytest.mark.parametrize("language", ["en-us", "fr", "de-DE", ""])
 async def test_unsupported_notification_language_is_400(
     client: httpx.AsyncClient, dev: DevelopmentSetup, dev_headers: dict[str, str], language: str

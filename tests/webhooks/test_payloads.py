@@ -150,7 +150,7 @@ def test_subscriber_fields_are_absent_not_null_and_identifiers_nest() -> None:
     sms_only = Subscriber(
         external_id=5,
         phone="+15555550100",
-        client_user_id="u-1",
+        client_user_ids=("u-1", "u-2"),
         custom_identifiers={"loyaltyId": "9"},
     )
     payload = build_payload(
@@ -165,7 +165,7 @@ def test_subscriber_fields_are_absent_not_null_and_identifiers_nest() -> None:
         "external_id": 5,
         "phone": "+15555550100",
         "external_identifiers": {
-            "client_user_id": ["u-1"],
+            "client_user_id": ["u-1", "u-2"],
             "custom_identifiers": {"loyaltyId": "9"},
         },
     }

@@ -123,7 +123,7 @@ def _emit_changes(
         external_id=user_id,
         phone=profile.phone,
         email=profile.email,
-        client_user_id=profile.client_user_id,
+        client_user_ids=profile.client_user_ids,
         custom_identifiers=profile.custom_identifiers,
     )
     for change in changes:

@@ -103,8 +103,8 @@ class UserProfile:
         return self.first(EMAIL)
 
     @property
-    def client_user_id(self) -> str | None:
-        return self.first(CLIENT_USER_ID)
+    def client_user_ids(self) -> tuple[str, ...]:
+        return tuple(item.value for item in self.identifiers if item.kind == CLIENT_USER_ID)
 
     @property
     def custom_identifiers(self) -> dict[str, str]:

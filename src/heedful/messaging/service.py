@@ -65,7 +65,7 @@ def subscriber_of(session: Session, company_id: int, user_id: int) -> Subscriber
         external_id=user_id,
         phone=found.phone,
         email=found.email,
-        client_user_id=found.client_user_id,
+        client_user_ids=found.client_user_ids,
         custom_identifiers=found.custom_identifiers,
     )
 

@@ -472,7 +472,7 @@ def unsubscribe(
     """`POST /subscriptions/unsubscribe`: phone reaches TEXT subscriptions, email EMAIL ones."""
     phone, email = _user(body.user)
     notification = body.notification
-    language = templates.DEFAULT_LANGUAGE
+    language: str | None = None  # None: each subscriber's own (their subscription's)
     disabled = False
     if not isinstance(notification, UnsetType):
         if isinstance(notification.language, str):
@@ -486,15 +486,15 @@ def unsubscribe(
     wanted = None if isinstance(body.subscriptions, UnsetType) else body.subscriptions
     now = clock.now()
     responses = []
-    texted: list[Located] = []
+    texted: list[tuple[Located, str]] = []
     for where in _locate(session, company_id, phone, email, lock=True):
-        touched = False
+        touched: Subscription | None = None
         for sub in repository.subscriptions_of(
             session, company_id, [where.user_id], [where.channel]
         ):
             if not _wanted(sub, wanted):
                 continue
-            touched = True
+            touched = touched or sub
             if sub.status == UNSUBSCRIBED:
                 repository.add_consent(session, sub, UNSUBSCRIBE_ATTEMPT, VIA_API, now)
                 status = PREVIOUSLY_UNSUBSCRIBED
@@ -502,10 +502,12 @@ def unsubscribe(
                 _opt_out(session, clock, sub, VIA_API)
                 status = NEWLY_UNSUBSCRIBED
             responses.append(UnsubscribeSubscriptionResponseDto(_dto(sub), status))  # type: ignore[arg-type]
-        if touched and where.channel == TEXT:
-            texted.append(where)
+        if touched is not None and where.channel == TEXT:
+            # `notification.language` overrides; without it the text is in the language the
+            # subscriber opted in with, as the reply to a STOP is.
+            texted.append((where, language or touched.language))
     if not disabled:
-        for where in texted:
+        for where, text_language in texted:
             messaging.queue_message(
                 session,
                 clock,
@@ -513,7 +515,7 @@ def unsubscribe(
                 where.user_id,
                 templates.UNSUBSCRIBE_CONFIRMATION,
                 where.address,
-                language=language,
+                language=text_language,
             )
     return UnsubscribeSubscriptionsResponseDto(user=body.user, subscriptionResponses=responses)
 

@@ -38,7 +38,9 @@ class Subscriber:
     external_id: int  # the identity graph's user id (a plain integer, as the vendor sends)
     phone: str | None = None
     email: str | None = None
-    client_user_id: str | None = None
+    # Every client user id the user holds (a merge can leave several): the payload's field
+    # is a list.
+    client_user_ids: tuple[str, ...] = ()
     custom_identifiers: dict[str, str] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
@@ -49,8 +51,8 @@ class Subscriber:
         if self.email is not None:
             out["email"] = self.email
         identifiers: dict[str, Any] = {}
-        if self.client_user_id is not None:
-            identifiers["client_user_id"] = [self.client_user_id]
+        if self.client_user_ids:
+            identifiers["client_user_id"] = list(self.client_user_ids)
         if self.custom_identifiers:
             identifiers["custom_identifiers"] = dict(self.custom_identifiers)
         if identifiers:
