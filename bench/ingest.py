@@ -3,12 +3,15 @@
     .venv/bin/python bench/ingest.py                 # SQLite (the targets)
     .venv/bin/python bench/ingest.py --postgres postgresql://postgres@127.0.0.1:55432/DB
 
-Starts, one after the other, (1) a raw ASGI app that answers `{}` without doing anything and
-(2) `heedful serve` on a fresh database, both under uvicorn with `--workers 2` on 127.0.0.1, and
-drives each with the same load: `wrk` (64 connections, 2 threads, 10 s) POSTing the same custom
-event to `/v1/events/custom` with a bearer token, then a steady 150 requests/s for 10 s from an
-asyncio generator (latency measured from each request's scheduled send time, so a stalled
-server cannot hide queueing). Prints requests/s, p50 and p99 for each and the ratio.
+Starts (1) a raw ASGI app that answers `{}` without doing anything and (2) `heedful serve` on a
+fresh database, both under uvicorn with `--workers 2` on 127.0.0.1, and drives each with the
+same load: `wrk` (64 connections, 2 threads, 10 s) POSTing the same custom event to
+`/v1/events/custom` with a bearer token, on the raw app and on heedful in alternation
+(`--pairs`, default 3: this machine's speed drifts from minute to minute, so each ratio is taken
+from two back-to-back runs, and the median ratio is reported), then a steady 150 requests/s for
+10 s on each from an asyncio generator (latency measured from each request's scheduled send
+time, so a stalled server cannot hide queueing). Prints requests/s, p50 and p99 for each and the
+ratios. Only the server under load is busy: the other one idles meanwhile.
 
 heedful runs with rate limits off (`HEEDFUL_RATE_LIMITS=off`): the documented limit is 150
 requests/s per token per operation, which the saturating run exceeds by design.
@@ -205,15 +208,23 @@ async def steady(port: int, rate: float, seconds: float, connections: int = 8) -
     return Result(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, errors)
 
 
-def measure(name: str, port: int, seconds: int) -> dict[str, Result]:
-    run_wrk(port, 64, 2)  # warm-up: imports, connections, SQLite pages, JIT-free but caches
-    results = {
-        "64 connections": run_wrk(port, 64, seconds),
-        "steady 150 req/s": asyncio.run(steady(port, 150, seconds)),
-    }
-    for label, result in results.items():
-        print(f"  {name:8s} {label:18s} {result.line()}", flush=True)
-    return results
+def compare(target: str, raw_port: int, port: int, seconds: int, pairs: int) -> None:
+    """The saturating load on the raw app and on heedful in alternation, `pairs` times (each
+    pair's ratio taken minutes apart from no other), then the steady load on each."""
+    for warm in (raw_port, port):
+        run_wrk(warm, 64, 2)  # imports, connections, SQLite pages
+    ratios = []
+    for _ in range(pairs):
+        raw, ours = run_wrk(raw_port, 64, seconds), run_wrk(port, 64, seconds)
+        print(f"  {'raw':16s} 64 connections     {raw.line()}", flush=True)
+        print(f"  {target:16s} 64 connections     {ours.line()}", flush=True)
+        ratios.append(ours.rps / raw.rps)
+        print(f"  ratio {target} / raw, 64 connections: {ratios[-1]:.2f}", flush=True)
+    if pairs > 1:
+        print(f"  median ratio {target} / raw: {statistics.median(ratios):.2f}", flush=True)
+    for name, steady_port in (("raw", raw_port), (target, port)):
+        result = asyncio.run(steady(steady_port, 150, seconds))
+        print(f"  {name:16s} steady 150 req/s   {result.line()}", flush=True)
 
 
 def count_events(database_url: str) -> int:
@@ -232,6 +243,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole comparison")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="raw/heedful alternations of the saturating load"
+    )
     parser.add_argument("--postgres", help="also run heedful on this (emptied!) database")
     parser.add_argument("--log-level", default="INFO", help="heedful's HEEDFUL_LOG_LEVEL")
     args = parser.parse_args()
@@ -240,50 +254,51 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HEEDFUL_")}
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number}: {args.seconds} s per load, uvicorn --workers 2", flush=True)
-        port = free_port()
+        raw_port = free_port()
         noop = [
             str(VENV_BIN / "uvicorn"),
             "bench.ingest:noop_app",
             "--port",
-            str(port),
+            str(raw_port),
             "--workers",
             "2",
             "--no-access-log",
             "--log-level",
             "warning",
         ]
-        with server(noop, port, base_env):
-            raw = measure("raw", port, args.seconds)
         targets = [("sqlite", None)] + ([("postgres", args.postgres)] if args.postgres else [])
-        for label, url in targets:
-            with tempfile.TemporaryDirectory() as tmp:
-                database_url = url or f"sqlite:///{tmp}/bench.db"
-                if url:
-                    reset_postgres(url)
-                port = free_port()
-                env = {
-                    **base_env,
-                    "HEEDFUL_BOOTSTRAP_TOKEN": TOKEN,
-                    "HEEDFUL_RATE_LIMITS": "off",
-                    "HEEDFUL_LOG_LEVEL": args.log_level,
-                }
-                command = [
-                    str(VENV_BIN / "heedful"),
-                    "serve",
-                    "--workers",
-                    "2",
-                    "--port",
-                    str(port),
-                    "--database-url",
-                    database_url,
-                ]
-                with server(command, port, env):
-                    ours = measure(f"heedful/{label}", port, args.seconds)
-                stored = count_events(database_url)
-            for load in ours:
-                ratio = ours[load].rps / raw[load].rps
-                print(f"  ratio heedful/{label} / raw, {load}: {ratio:.2f}", flush=True)
-            print(f"  events stored by heedful/{label}: {stored}", flush=True)
+        with server(noop, raw_port, base_env):
+            for label, url in targets:
+                run_heedful(f"heedful/{label}", url, raw_port, base_env, args)
+
+
+def run_heedful(
+    target: str, url: str | None, raw_port: int, base_env: dict[str, str], args: Any
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = url or f"sqlite:///{tmp}/bench.db"
+        if url:
+            reset_postgres(url)
+        port = free_port()
+        env = {
+            **base_env,
+            "HEEDFUL_BOOTSTRAP_TOKEN": TOKEN,
+            "HEEDFUL_RATE_LIMITS": "off",
+            "HEEDFUL_LOG_LEVEL": args.log_level,
+        }
+        command = [
+            str(VENV_BIN / "heedful"),
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+        ]
+        with server(command, port, env):
+            compare(target, raw_port, port, args.seconds, args.pairs)
+        print(f"  events stored by {target}: {count_events(database_url)}", flush=True)
 
 
 def reset_postgres(url: str) -> None:
