@@ -458,6 +458,34 @@ def _cleanup_after_done(session: Session, clock: Clock, upload: CatalogUpload) -
     )
 
 
+def processing_failed(
+    session: Session, clock: Clock, company_id: int, upload_id: int, job_error: str
+) -> None:
+    """Every attempt at a chunk failed (its job is dead-lettered): end the upload as a processed
+    file ends, with one PROCESSING_FAILED error giving the reason, rather than leave it
+    `validating` for ever. What was saved stays; the file goes."""
+    upload = repository.lock_upload(session, company_id, upload_id)
+    if upload is None or upload.status not in (VALIDATING, VALIDATED) or upload.phase == "done":
+        return
+    _forget_validation(upload.id)
+    tally = ErrorTally.from_state(upload.errors)
+    tally.add(validator.processing_failed(_failure_reason(job_error)))
+    upload.status = VALIDATED if upload.validate_only else COMPLETED
+    upload.errors, upload.updated_at = tally.to_state(), clock.now()
+    _done(upload)
+    _cleanup_after_done(session, clock, upload)
+
+
+def _failure_reason(job_error: str) -> str:
+    """What the API may say about a job's error: not the message itself, which can name
+    server paths and internals (the jobs table keeps it for the operator)."""
+    if job_error.startswith("FileNotFoundError") or "(NoSuchKey)" in job_error:
+        return "the uploaded file is no longer in storage"
+    if "(PreconditionFailed)" in job_error:
+        return "the uploaded file was replaced in storage while it was processed"
+    return "every attempt to process the file failed on the server"
+
+
 # --- the S3 backend: wait for the object -----------------------------------------------------
 
 

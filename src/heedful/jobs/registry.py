@@ -24,6 +24,12 @@ class JobContext:
 Handler = Callable[[Session, JobContext], None]
 
 
+def failed_kind(kind: str) -> str:
+    """The follow-up job a dead `kind` job leaves, when a handler is registered for it: its
+    payload plus `failed_job_id` and `error`, so the work the job stood for can end."""
+    return f"{kind}.failed"
+
+
 class JobRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from heedful.core.clock import Clock
 from heedful.jobs.backoff import retry_delay
-from heedful.jobs.queue import DEAD, DONE, QUEUED, RUNNING
-from heedful.jobs.registry import JobContext, JobRegistry
+from heedful.jobs.queue import DEAD, DONE, QUEUED, RUNNING, enqueue
+from heedful.jobs.registry import JobContext, JobRegistry, failed_kind
 from heedful.storage.db import Database
 from heedful.storage.models import Job
 
@@ -196,6 +196,15 @@ class Worker:
         if finished is None:  # cannot happen while _hold's lock stands; roll back if it does
             raise LeaseLost
 
+    def _follow_up(self, session: Session, job: Job, error: str) -> None:
+        """Enqueue the dead job's `<kind>.failed` job, if its area has one, in the transaction
+        that dead-letters it: what waited on the job (an upload, say) learns it will not come."""
+        kind = failed_kind(job.kind)
+        if self.registry.handler_for(kind) is None:
+            return
+        payload = {**job.payload, "failed_job_id": job.id, "error": error}
+        enqueue(session, self.clock, kind, payload, company_id=job.company_id)
+
     def _fail(self, job: Job, error: str, *, final: bool) -> None:
         max_attempts = self._max_attempts(job)
         dead = final or job.attempts >= max_attempts
@@ -219,6 +228,8 @@ class Worker:
                 .returning(Job.id)
                 .execution_options(synchronize_session=False)
             )
+            if recorded is not None and dead:
+                self._follow_up(session, job, error[:MAX_ERROR_CHARS])
         extra = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error}
         if recorded is None:
             log.warning("job failed after its lease was lost; outcome not recorded", extra=extra)
