@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from tests.jobs.support import enqueue_job, load_job
 ONE_SECOND = timedelta(seconds=1)
 
 
+@pytest.mark.usefixtures("db")  # the migrated schema, even when this test runs first
 def test_a_committed_job_survives_a_restart(
     databases: Callable[[], Database], clock: FrozenClock, policy: WorkerPolicy
 ) -> None:
