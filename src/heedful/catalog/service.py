@@ -489,6 +489,13 @@ def _failure_reason(job_error: str) -> str:
 # --- the S3 backend: wait for the object -----------------------------------------------------
 
 
+# S3 checks a pre-signed URL when a PUT starts, not when it ends: a file sent just before the
+# URL expired can land well after (2 GB at 1 MB/s is half an hour), its sender holding S3's 200.
+# So the watcher keeps looking this long past the expiry, less often.
+LATE_PUT_GRACE = timedelta(hours=1)
+LATE_PUT_POLL = timedelta(seconds=30)
+
+
 def await_object(
     session: Session,
     clock: Clock,
@@ -508,15 +515,18 @@ def await_object(
             return
         accept_file(session, clock, upload, found["size"], processing, lambda: None, location)
         return
-    if clock.now() >= upload.expires_at:
+    now, poll = clock.now(), timedelta(seconds=processing.s3_poll_interval)
+    if now >= upload.expires_at + LATE_PUT_GRACE:
         return  # the URL expired unused: the upload stays `initialized`, as at the vendor
+    if now >= upload.expires_at:
+        poll = max(poll, LATE_PUT_POLL)
     enqueue(
         session,
         clock,
         AWAIT_OBJECT_JOB,
         processing.payload(upload.id),
         company_id=company_id,
-        delay=timedelta(seconds=processing.s3_poll_interval),
+        delay=poll,
     )
 
 
