@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from heedful.core.clock import FrozenClock
 from heedful.jobs import queue
 from heedful.jobs.backoff import retry_delay
-from heedful.jobs.registry import JobContext, JobRegistry, failed_kind
+from heedful.jobs.registry import JobContext, JobRegistry, RetryLater, failed_kind
 from heedful.jobs.worker import Worker, WorkerPolicy
 from heedful.storage.db import Database
 from heedful.storage.models import Job
@@ -173,6 +173,36 @@ def test_a_dead_job_hands_its_payload_and_error_to_its_kinds_failed_job(
             },
         )
     ]
+
+
+def test_a_job_told_to_retry_later_waits_without_spending_its_attempts(
+    db: Database, clock: FrozenClock, registry: JobRegistry, worker: Worker
+) -> None:
+    waits = 10
+
+    @registry.register("erase")
+    def erase(session: Session, context: JobContext) -> None:
+        nonlocal waits
+        queue.enqueue(session, clock, "written.then.rolled.back", {}, company_id=None)
+        if waits:
+            waits -= 1
+            raise RetryLater("a delivery about the subject is being sent", timedelta(seconds=3))
+
+    registry.register("written.then.rolled.back")(lambda _s, _c: None)
+    job_id = enqueue_job(db, clock, "erase", max_attempts=2)
+
+    assert worker.run_once() == 1
+    waiting = load_job(db, job_id)
+    assert (waiting.state, waiting.attempts) == (queue.QUEUED, 0)
+    assert waiting.run_at == clock.now() + timedelta(seconds=3)
+    assert waiting.last_error == "waiting: a delivery about the subject is being sent"
+    assert job_count(db) == 1  # the handler's writes rolled back
+    for _ in range(10):
+        clock.advance(timedelta(seconds=3))
+        worker.run_once()
+
+    done = load_job(db, job_id)
+    assert (done.state, done.attempts) == (queue.DONE, 1)
 
 
 def test_a_dead_job_without_a_failed_handler_leaves_no_other_job(

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from heedful.core.clock import Clock
 from heedful.jobs.backoff import retry_delay
 from heedful.jobs.queue import DEAD, DONE, QUEUED, RUNNING, enqueue
-from heedful.jobs.registry import JobContext, JobRegistry, failed_kind
+from heedful.jobs.registry import JobContext, JobRegistry, RetryLater, failed_kind
 from heedful.storage.db import Database
 from heedful.storage.models import Job
 
@@ -171,6 +171,8 @@ class Worker:
                 self._hold(session, job)
                 handler(session, context)
                 self._finish(session, job)
+        except RetryLater as exc:
+            self._postpone(job, exc)
         except LeaseLost:
             log.warning(
                 "job lease lost to another worker; this run did nothing or was rolled back",
@@ -195,6 +197,23 @@ class Worker:
         )
         if finished is None:  # cannot happen while _hold's lock stands; roll back if it does
             raise LeaseLost
+
+    def _postpone(self, job: Job, wait: RetryLater) -> None:
+        """Queue the job again after `wait.delay`; this claim does not count as an attempt."""
+        with self.db.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(*self._held(job))
+                .values(
+                    state=QUEUED,
+                    run_at=self.clock.now() + wait.delay,
+                    attempts=Job.attempts - 1,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=f"waiting: {wait}"[:MAX_ERROR_CHARS],
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _follow_up(self, session: Session, job: Job, error: str) -> None:
         """Enqueue the dead job's `<kind>.failed` job, if its area has one, in the transaction
