@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
@@ -84,6 +85,7 @@ class Runtime:
             backoff_base=settings.job_backoff_base,
             backoff_cap=settings.job_backoff_cap,
             poll_interval=settings.job_poll_interval,
+            lease=timedelta(seconds=settings.job_lease_seconds),
         )
         return Worker(self.db, self.jobs, self.clock, policy)
 

@@ -230,6 +230,34 @@ async def test_a_crash_mid_ingest_retries_the_chunk_without_duplicating(
     assert count(runtime, CatalogVariant) == 27
 
 
+@pytest.mark.parametrize(("validate_only", "status"), [(False, "completed"), (True, "validated")])
+async def test_an_upload_whose_file_is_gone_ends_with_the_reason_instead_of_validating_for_ever(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    validate_only: bool,
+    status: str,
+) -> None:
+    upload = await start(client, dev_headers, validateOnly=validate_only)
+    await client.put(upload_path(upload), content=ndjson([product(1)]))
+    stored = Path(runtime.settings.catalog_upload_dir) / f"{upload['uploadId']}.ndjson"
+    stored.unlink()  # lost from storage before any chunk ran
+
+    for _ in range(10):  # every attempt fails (3 here), then the upload is told
+        worker.run_once()
+        runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    assert final["status"] == status
+    assert [(e["errorType"], e["lineNum"]) for e in final["errors"]] == [
+        (ErrorType.PROCESSING_FAILED, 0)
+    ]
+    assert "no longer in storage" in final["errors"][0]["errorMessage"]
+    assert str(stored) not in final["errors"][0]["errorMessage"]  # no server paths shown
+    assert count(runtime, CatalogProduct) == 0
+
+
 async def test_an_expired_or_tampered_url_is_refused(
     client: httpx.AsyncClient, dev_headers: dict[str, str], clock: FrozenClock
 ) -> None:

@@ -108,10 +108,34 @@ async def test_an_unused_s3_upload_stays_initialized_after_it_expires(
 
     runtime.clock.advance(timedelta(hours=1, seconds=1))  # type: ignore[attr-defined]
     worker.run_until_idle()
+    # Past the expiry, the watcher still looks for a PUT that started in time, for an hour.
+    runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    assert worker.run_until_idle() == 1
     runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
 
     assert worker.run_until_idle() == 0  # the watcher gave up: nothing re-enqueued
     assert (await _status(client, dev_headers, upload["uploadId"]))["status"] == "initialized"
+
+
+async def test_an_object_whose_put_outlasted_the_url_is_still_processed(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], worker: Worker, runtime: Runtime
+) -> None:
+    # S3 checks a pre-signed URL when the PUT starts: a big file sent just before the URL
+    # expires lands after it, and its sender has S3's 200 in hand.
+    upload = await _start(client, dev_headers)
+    clock = runtime.clock
+    clock.advance(timedelta(hours=1, seconds=-1))  # type: ignore[attr-defined]
+    worker.run_until_idle()  # the PUT has started; nothing there yet
+    clock.advance(timedelta(seconds=2))  # type: ignore[attr-defined]
+    worker.run_until_idle()  # the URL has expired; the PUT is still streaming
+
+    put = requests.put(upload["uploadUrl"], data=ndjson([product(1), product(2)]), timeout=10)
+    assert put.status_code == 200
+    clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    worker.run_until_idle()
+
+    final = await _status(client, dev_headers, upload["uploadId"])
+    assert (final["status"], final["productsProcessed"]) == ("completed", 2)
 
 
 async def test_the_local_put_route_refuses_s3_uploads(

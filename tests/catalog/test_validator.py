@@ -265,6 +265,7 @@ def test_every_documented_error_type_is_exercised() -> None:
         ErrorType.LINE_TOO_LONG,
         ErrorType.TOO_MANY_LINES,
         ErrorType.FILE_TOO_LARGE,  # the S3 watcher's (tests/catalog/test_s3.py)
+        ErrorType.PROCESSING_FAILED,  # the worker's (tests/catalog/test_routes.py)
     }
     assert covered == set(ERROR_TYPES)
 

@@ -40,14 +40,16 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    database_url: str, token: str, workdir: Path
+    database_url: str, token: str, workdir: Path, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`heedful serve` in `workdir` (with its worker), `settings` added to its environment."""
     port = free_port()
     script = Path(sys.executable).parent / "heedful"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEEDFUL_")}
     env.update(
         HEEDFUL_BOOTSTRAP_TOKEN=token, HEEDFUL_RATE_LIMITS="off", HEEDFUL_LOG_LEVEL="WARNING"
     )
+    env.update(settings)
     command = [str(script), "serve", "--port", str(port), "--database-url", database_url]
     log = (workdir / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from heedful.config import Settings
 from heedful.core.clock import FrozenClock
 from heedful.jobs import queue
 from heedful.jobs.registry import JobContext, JobRegistry
 from heedful.jobs.worker import Worker, WorkerPolicy
+from heedful.runtime import Runtime
 from heedful.storage.db import Database
 from heedful.storage.models import Job
 from tests.jobs.support import enqueue_job, load_job
@@ -19,6 +22,7 @@ from tests.jobs.support import enqueue_job, load_job
 ONE_SECOND = timedelta(seconds=1)
 
 
+@pytest.mark.usefixtures("db")  # the migrated schema, even when this test runs first
 def test_a_committed_job_survives_a_restart(
     databases: Callable[[], Database], clock: FrozenClock, policy: WorkerPolicy
 ) -> None:
@@ -170,3 +174,20 @@ def test_a_handlers_writes_commit_only_together_with_the_jobs_completion(
         notices = session.scalars(select(Job.payload).where(Job.kind == "notify")).all()
     assert notices == [{"attempt": 2}]
     assert load_job(db, job_id).state == queue.DONE
+
+
+def test_a_crashed_servers_jobs_come_back_after_the_configured_lease(
+    settings: Settings, db: Database, clock: FrozenClock
+) -> None:
+    # HEEDFUL_JOB_LEASE_SECONDS: how long a dead process's claimed jobs wait to be taken again.
+    configured = settings.model_copy(update={"job_lease_seconds": 30.0})
+    runtime = Runtime(configured, db, clock, JobRegistry())
+    ran: list[int] = []
+    runtime.jobs.register("sync")(lambda _s, c: ran.append(c.attempt))
+    enqueue_job(db, clock, "sync")
+
+    assert len(runtime.worker()._claim()) == 1  # ... and that server is killed
+    clock.advance(timedelta(seconds=31))
+
+    assert runtime.worker().run_until_idle() == 1
+    assert ran == [2]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from heedful.core.clock import FrozenClock
 from heedful.jobs import queue
 from heedful.jobs.backoff import retry_delay
-from heedful.jobs.registry import JobContext, JobRegistry
+from heedful.jobs.registry import JobContext, JobRegistry, RetryLater, failed_kind
 from heedful.jobs.worker import Worker, WorkerPolicy
 from heedful.storage.db import Database
 from heedful.storage.models import Job
@@ -143,6 +143,76 @@ def test_a_job_that_always_fails_is_dead_after_max_attempts_and_never_runs_again
     assert worker.run_until_idle() == 0
     assert calls == [1, 2, 3]
     assert load_job(db, job_id).state == queue.DEAD
+
+
+def test_a_dead_job_hands_its_payload_and_error_to_its_kinds_failed_job(
+    db: Database, clock: FrozenClock, registry: JobRegistry, worker: Worker
+) -> None:
+    # The work a dead job stood for (an upload, say) would otherwise wait for it for ever.
+    told: list[JobContext] = []
+
+    @registry.register("ingest")
+    def ingest(_session: Session, context: JobContext) -> None:
+        raise FileNotFoundError(f"no file for upload {context.payload['upload_id']}")
+
+    registry.register(failed_kind("ingest"))(lambda _s, context: told.append(context))
+    job_id = enqueue_job(db, clock, "ingest", {"upload_id": 7}, max_attempts=2)
+
+    for _ in range(4):
+        worker.run_once()
+        clock.advance(timedelta(hours=1))
+
+    assert load_job(db, job_id).state == queue.DEAD
+    assert [(c.kind, c.payload) for c in told] == [
+        (
+            "ingest.failed",
+            {
+                "upload_id": 7,
+                "failed_job_id": job_id,
+                "error": "FileNotFoundError: no file for upload 7",
+            },
+        )
+    ]
+
+
+def test_a_job_told_to_retry_later_waits_without_spending_its_attempts(
+    db: Database, clock: FrozenClock, registry: JobRegistry, worker: Worker
+) -> None:
+    waits = 10
+
+    @registry.register("erase")
+    def erase(session: Session, context: JobContext) -> None:
+        nonlocal waits
+        queue.enqueue(session, clock, "written.then.rolled.back", {}, company_id=None)
+        if waits:
+            waits -= 1
+            raise RetryLater("a delivery about the subject is being sent", timedelta(seconds=3))
+
+    registry.register("written.then.rolled.back")(lambda _s, _c: None)
+    job_id = enqueue_job(db, clock, "erase", max_attempts=2)
+
+    assert worker.run_once() == 1
+    waiting = load_job(db, job_id)
+    assert (waiting.state, waiting.attempts) == (queue.QUEUED, 0)
+    assert waiting.run_at == clock.now() + timedelta(seconds=3)
+    assert waiting.last_error == "waiting: a delivery about the subject is being sent"
+    assert job_count(db) == 1  # the handler's writes rolled back
+    for _ in range(10):
+        clock.advance(timedelta(seconds=3))
+        worker.run_once()
+
+    done = load_job(db, job_id)
+    assert (done.state, done.attempts) == (queue.DONE, 1)
+
+
+def test_a_dead_job_without_a_failed_handler_leaves_no_other_job(
+    db: Database, clock: FrozenClock, registry: JobRegistry, worker: Worker
+) -> None:
+    registry.register("doomed")(lambda _s, _c: 1 / 0)
+    enqueue_job(db, clock, "doomed", max_attempts=1)
+
+    assert worker.run_once() == 1
+    assert job_count(db) == 1
 
 
 def test_without_its_own_max_attempts_a_job_gets_the_policy_maximum(

@@ -17,6 +17,7 @@ from heedful.core.clock import FrozenClock
 from heedful.errors import InvalidRequest
 from heedful.jobs.queue import DONE
 from heedful.messaging import service
+from heedful.messaging.transports import SandboxTransport
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
 from heedful.storage.db import Database
@@ -270,3 +271,58 @@ async def test_an_address_the_mail_library_cannot_write_fails_the_message_at_onc
     assert box.received == []
     with runtime.db.transaction() as session:
         assert {job.state for job in session.scalars(select(Job))} == {DONE}
+
+
+async def test_a_password_smtp_cannot_send_fails_the_message_instead_of_queueing_it_for_ever(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    settings: Settings,
+    db: Database,
+    clock: FrozenClock,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box, port = mailbox
+    await subscribe(client, dev_headers, dev_source(runtime, dev), email=EMAIL)
+    # SMTP AUTH is ASCII: smtplib raises UnicodeEncodeError, which is no SMTPException.
+    mailer = smtp_runtime(
+        settings,
+        db,
+        clock,
+        port,
+        smtp_username=SMTP_USER,
+        smtp_password=SecretStr("pässwörd"),
+        message_max_attempts=2,
+    )
+
+    for _ in range(12):
+        run_jobs(mailer)
+        clock.advance(timedelta(hours=2))
+
+    [failed] = messages(runtime)
+    assert failed.status == "failed"
+    assert failed.last_error is not None and "codec can't encode" in failed.last_error
+    assert box.received == []
+
+
+async def test_a_message_whose_send_job_dies_is_failed_with_the_jobs_error(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await subscribe(client, dev_headers, dev_source(runtime, dev), phone=PHONE)
+
+    def broken(_transport: object, _message: object) -> None:
+        raise RuntimeError("the transport broke")
+
+    monkeypatch.setattr(SandboxTransport, "send", broken)
+    for _ in range(12):
+        run_jobs(runtime)
+        runtime.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+
+    [failed] = messages(runtime)
+    assert failed.status == "failed"
+    assert failed.last_error == "RuntimeError: the transport broke"

@@ -9,6 +9,7 @@ both covered by erasure and seeded by this test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,10 +19,13 @@ from heedful.core.clock import FrozenClock
 from heedful.privacy import erasure
 from heedful.runtime import Runtime
 from heedful.storage.models import Base
+from heedful.webhooks.dispatcher import DeliveryPolicy, Dispatcher
+from heedful.webhooks.payloads import Subscriber
 from tests.factories import make_tenant
 from tests.privacy import world
 from tests.privacy.conftest import PATH
 from tests.webhooks.receiver import Receiver, running_receiver
+from tests.webhooks.support import deliveries, emit, make_webhook
 
 
 @pytest.fixture
@@ -170,3 +174,27 @@ async def test_the_same_phone_in_another_company_is_untouched(
     assert world.scan(rows, w.elsewhere_company_id, w.twin, lambda name: True) == {}
     in_tenant = world.scan(rows, w.company_id, w.subject, lambda name: True)
     assert set(in_tenant) >= {"users", "user_identifiers", "events", "webhook_deliveries"}
+
+
+async def test_a_delivery_held_by_a_crashed_dispatcher_delays_the_erasure_but_never_drops_it(
+    client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock, run_jobs: Callable[[], int]
+) -> None:
+    tenant = make_tenant(runtime)
+    hook = make_webhook(runtime, tenant.company.id, "http://127.0.0.1:9/hook")
+    subject = Subscriber(external_id=1, phone=world.SUBJECT_PHONE)
+    emit(runtime, hook.company_id, subscriber=subject)
+    # A dispatcher claims the delivery about the subject and its process dies: the delivery
+    # stays `sending` until its lease (5 minutes with a 30 s timeout) runs out.
+    crashed = Dispatcher(runtime.db, clock, DeliveryPolicy(timeout=30.0))
+    assert len(crashed._claim(10)) == 1
+    made = await client.post(
+        PATH, json={"subjectPhone": world.SUBJECT_PHONE}, headers=tenant.headers
+    )
+
+    for _ in range(80):  # 400 s of the test's clock, running what is due every 5 s
+        run_jobs()
+        clock.advance(timedelta(seconds=5))
+
+    got = await client.get(f"{PATH}/{made.json()['id']}", headers=tenant.headers)
+    assert got.json()["processed"] is True
+    assert deliveries(runtime) == []

@@ -475,3 +475,34 @@ def test_two_dispatchers_deliver_each_event_exactly_once(
     assert len({r.delivery_id for r in got}) == 150
     assert {d.state for d in deliveries(runtime)} == {"succeeded"}
     assert len(attempts(runtime)) == 150
+
+
+def test_deliveries_waiting_behind_slow_ones_are_not_claimed_again_while_their_dispatcher_lives(
+    runtime: Runtime, receiver: Receiver, policy: DeliveryPolicy, clock: FrozenClock
+) -> None:
+    # A claimed batch is sent `concurrency` at a time: its last delivery waits for the ones
+    # before it. Each POST here takes 9 s (of the test's clock; within the 10 s timeout), so
+    # the 9th delivery of the batch starts 72 s after the claim.
+    company = make_company(runtime)
+    make_webhook(runtime, company.id, receiver.url())
+    for _ in range(10):
+        emit(runtime, company.id)
+    receiver.on_request = lambda path: clock.advance(timedelta(seconds=9))
+    slow = dataclasses.replace(
+        policy, timeout=10.0, batch_size=10, concurrency=1, poll_interval=0.01
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=Dispatcher(runtime.db, clock, slow).run_forever, args=(stop,))
+    thread.start()
+    try:
+        receiver.wait_for(10)
+        receiver.wait_for(11, timeout=0.5)  # room for a second copy to show up
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    sent = Counter(r.delivery_id for r in receiver.received())
+    assert len(sent) == 10
+    assert set(sent.values()) == {1}, f"sent more than once: {sent.most_common(3)}"
+    assert [(d.state, d.attempts) for d in deliveries(runtime)] == [("succeeded", 1)] * 10
+    assert len(attempts(runtime)) == 10

@@ -458,7 +458,42 @@ def _cleanup_after_done(session: Session, clock: Clock, upload: CatalogUpload) -
     )
 
 
+def processing_failed(
+    session: Session, clock: Clock, company_id: int, upload_id: int, job_error: str
+) -> None:
+    """Every attempt at a chunk failed (its job is dead-lettered): end the upload as a processed
+    file ends, with one PROCESSING_FAILED error giving the reason, rather than leave it
+    `validating` for ever. What was saved stays; the file goes."""
+    upload = repository.lock_upload(session, company_id, upload_id)
+    if upload is None or upload.status not in (VALIDATING, VALIDATED) or upload.phase == "done":
+        return
+    _forget_validation(upload.id)
+    tally = ErrorTally.from_state(upload.errors)
+    tally.add(validator.processing_failed(_failure_reason(job_error)))
+    upload.status = VALIDATED if upload.validate_only else COMPLETED
+    upload.errors, upload.updated_at = tally.to_state(), clock.now()
+    _done(upload)
+    _cleanup_after_done(session, clock, upload)
+
+
+def _failure_reason(job_error: str) -> str:
+    """What the API may say about a job's error: not the message itself, which can name
+    server paths and internals (the jobs table keeps it for the operator)."""
+    if job_error.startswith("FileNotFoundError") or "(NoSuchKey)" in job_error:
+        return "the uploaded file is no longer in storage"
+    if "(PreconditionFailed)" in job_error:
+        return "the uploaded file was replaced in storage while it was processed"
+    return "every attempt to process the file failed on the server"
+
+
 # --- the S3 backend: wait for the object -----------------------------------------------------
+
+
+# S3 checks a pre-signed URL when a PUT starts, not when it ends: a file sent just before the
+# URL expired can land well after (2 GB at 1 MB/s is half an hour), its sender holding S3's 200.
+# So the watcher keeps looking this long past the expiry, less often.
+LATE_PUT_GRACE = timedelta(hours=1)
+LATE_PUT_POLL = timedelta(seconds=30)
 
 
 def await_object(
@@ -480,15 +515,18 @@ def await_object(
             return
         accept_file(session, clock, upload, found["size"], processing, lambda: None, location)
         return
-    if clock.now() >= upload.expires_at:
+    now, poll = clock.now(), timedelta(seconds=processing.s3_poll_interval)
+    if now >= upload.expires_at + LATE_PUT_GRACE:
         return  # the URL expired unused: the upload stays `initialized`, as at the vendor
+    if now >= upload.expires_at:
+        poll = max(poll, LATE_PUT_POLL)
     enqueue(
         session,
         clock,
         AWAIT_OBJECT_JOB,
         processing.payload(upload.id),
         company_id=company_id,
-        delay=timedelta(seconds=processing.s3_poll_interval),
+        delay=poll,
     )
 
 

@@ -55,6 +55,7 @@ class ErrorType:
     """The fixed `errorType` vocabulary (documented in docs/catalog.md)."""
 
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    PROCESSING_FAILED = "PROCESSING_FAILED"
     INVALID_ENCODING = "INVALID_ENCODING"
     LINE_TOO_LONG = "LINE_TOO_LONG"
     TOO_MANY_LINES = "TOO_MANY_LINES"
@@ -519,6 +520,11 @@ def file_too_large(size: int, max_file_bytes: int = MAX_FILE_BYTES) -> CatalogEr
         "and none of it was read",
         0,
     )
+
+
+def processing_failed(reason: str) -> CatalogError:
+    """Every attempt to process the file failed (line 0: it is about the whole file)."""
+    return CatalogError(ErrorType.PROCESSING_FAILED, f"processing stopped: {reason}", 0)
 
 
 def too_many_lines(line_num: int, max_lines: int = MAX_LINES) -> CatalogError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,22 @@ class JobContext:
 
 
 Handler = Callable[[Session, JobContext], None]
+
+
+class RetryLater(Exception):
+    """A handler cannot do its work yet (something it needs is busy for a while): its writes
+    roll back and the job runs again after `delay` without spending one of its attempts, so
+    a wait that outlasts the retry schedule does not dead-letter it."""
+
+    def __init__(self, message: str, delay: timedelta = timedelta(seconds=5)) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+def failed_kind(kind: str) -> str:
+    """The follow-up job a dead `kind` job leaves, when a handler is registered for it: its
+    payload plus `failed_job_id` and `error`, so the work the job stood for can end."""
+    return f"{kind}.failed"
 
 
 class JobRegistry:

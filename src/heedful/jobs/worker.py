@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from heedful.core.clock import Clock
 from heedful.jobs.backoff import retry_delay
-from heedful.jobs.queue import DEAD, DONE, QUEUED, RUNNING
-from heedful.jobs.registry import JobContext, JobRegistry
+from heedful.jobs.queue import DEAD, DONE, QUEUED, RUNNING, enqueue
+from heedful.jobs.registry import JobContext, JobRegistry, RetryLater, failed_kind
 from heedful.storage.db import Database
 from heedful.storage.models import Job
 
@@ -171,6 +171,8 @@ class Worker:
                 self._hold(session, job)
                 handler(session, context)
                 self._finish(session, job)
+        except RetryLater as exc:
+            self._postpone(job, exc)
         except LeaseLost:
             log.warning(
                 "job lease lost to another worker; this run did nothing or was rolled back",
@@ -196,6 +198,32 @@ class Worker:
         if finished is None:  # cannot happen while _hold's lock stands; roll back if it does
             raise LeaseLost
 
+    def _postpone(self, job: Job, wait: RetryLater) -> None:
+        """Queue the job again after `wait.delay`; this claim does not count as an attempt."""
+        with self.db.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(*self._held(job))
+                .values(
+                    state=QUEUED,
+                    run_at=self.clock.now() + wait.delay,
+                    attempts=Job.attempts - 1,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=f"waiting: {wait}"[:MAX_ERROR_CHARS],
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _follow_up(self, session: Session, job: Job, error: str) -> None:
+        """Enqueue the dead job's `<kind>.failed` job, if its area has one, in the transaction
+        that dead-letters it: what waited on the job (an upload, say) learns it will not come."""
+        kind = failed_kind(job.kind)
+        if self.registry.handler_for(kind) is None:
+            return
+        payload = {**job.payload, "failed_job_id": job.id, "error": error}
+        enqueue(session, self.clock, kind, payload, company_id=job.company_id)
+
     def _fail(self, job: Job, error: str, *, final: bool) -> None:
         max_attempts = self._max_attempts(job)
         dead = final or job.attempts >= max_attempts
@@ -219,6 +247,8 @@ class Worker:
                 .returning(Job.id)
                 .execution_options(synchronize_session=False)
             )
+            if recorded is not None and dead:
+                self._follow_up(session, job, error[:MAX_ERROR_CHARS])
         extra = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error}
         if recorded is None:
             log.warning("job failed after its lease was lost; outcome not recorded", extra=extra)

@@ -5,7 +5,7 @@ Every outbound text or email is a `messages` row, written in the caller's transa
 with a `messaging.send` job. The job hands it to the transport for its channel; a sent text
 fires `sms.sent`. A transport failure is recorded on the message and retried by a new job with
 backoff, up to `HEEDFUL_MESSAGE_MAX_ATTEMPTS`; then the message is `failed` (at once when
-the transport finds it unsendable).
+the transport finds it unsendable; after the job's own retries when the send job itself dies).
 
 The send job runs inside the worker's transaction, so the SMTP conversation happens while that
 transaction is open: on PostgreSQL that locks only the job and message rows; on SQLite it holds
@@ -202,6 +202,17 @@ def send(
             parts,
             occurred_at=message.sent_at,
         )
+
+
+def send_failed(session: Session, company_id: int, message_id: int, job_error: str) -> None:
+    """Every attempt of the send job failed with an error no transport reported as one (so
+    none was recorded on the message), and the job is dead-lettered: the message is `failed`
+    with the job's error, not `queued` for ever."""
+    message = repository.message_for_update(session, company_id, message_id)
+    if message is None or message.status != QUEUED:
+        return
+    message.status = FAILED
+    message.last_error = job_error[:2000]
 
 
 # --- operator views and settings ------------------------------------------------------------

@@ -57,6 +57,7 @@ from heedful.core.numbers import parse_digits
 from heedful.identity import repository as identity_repository
 from heedful.identity import service as identity
 from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
+from heedful.jobs.registry import RetryLater
 from heedful.storage.models import Base
 
 USERS = "users"
@@ -111,8 +112,9 @@ class ErasureRefused(Exception):
     """Erasure cannot be complete (a table nobody covers); nothing was deleted."""
 
 
-class SubjectBusy(Exception):
-    """A delivery about the subject is being sent right now; try again once it is recorded."""
+class SubjectBusy(RetryLater):
+    """A delivery about the subject is being sent right now; try again once it is recorded.
+    Not a failure: the wait can outlast the job's retries (a crashed dispatcher's lease)."""
 
 
 def user_linked_tables(tables: Iterable[Table] | None = None) -> dict[str, Table]:

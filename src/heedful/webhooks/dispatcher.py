@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import os
 import random
 import secrets
@@ -38,7 +39,7 @@ import aiohttp
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from heedful.config import Settings
+from heedful.config import MAX_SECONDS, Settings
 from heedful.core.clock import Clock
 from heedful.storage.db import Database
 from heedful.storage.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
@@ -101,8 +102,12 @@ class DeliveryPolicy:
 
     @property
     def lease(self) -> timedelta:
-        """How long a claim holds: the longest a POST may take, plus room to record it."""
-        return timedelta(seconds=self.timeout + 60)
+        """How long a claim holds. A claimed delivery may wait in the dispatcher's queue behind
+        up to a batch of others, sent `concurrency` at a time, each taking up to `timeout`;
+        then its own POST, plus room to record it. A lease of one POST let a live dispatcher's
+        waiting deliveries be claimed again (by it or another) and sent twice."""
+        rounds = math.ceil(self.batch_size / self.concurrency) + 1
+        return timedelta(seconds=min(self.timeout * rounds, MAX_SECONDS) + 60)
 
     def retry_delay(self, failures: int, rng: random.Random) -> timedelta:
         """After `failures` failed attempts: up to base * factor**(failures-1), capped, with
