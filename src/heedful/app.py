@@ -8,7 +8,9 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Router
 
 from heedful.admin.routes import routes as admin_routes
 from heedful.attributes.routes import routes as attributes_routes
+from heedful.catalog.files import sweep_partials
 from heedful.catalog.routes import routes as catalog_routes
 from heedful.catalog.routes import upload_routes as catalog_upload_routes
 from heedful.config import Settings
@@ -104,6 +107,9 @@ def _lifespan(
         stop = threading.Event()
         thread = None
         if run_worker:
+            # Files a process that died mid-PUT left half-written (up to 2 GB each).
+            upload_dir = Path(runtime.settings.catalog_upload_dir)
+            await anyio.to_thread.run_sync(sweep_partials, upload_dir)
             worker = runtime.worker()
             thread = threading.Thread(
                 target=worker.run_forever, args=(stop,), name="heedful-worker", daemon=True

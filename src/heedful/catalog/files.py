@@ -13,11 +13,13 @@ reads a file without needing the API's settings.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import io
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,6 +28,11 @@ from typing import IO, Any, Protocol
 
 from heedful.config import Settings
 from heedful.core.numbers import parse_digits
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 READ_BUFFER = 1024 * 1024
 
@@ -58,9 +65,49 @@ class LocalStore:
     ) -> str:
         return f"{base_url.rstrip('/')}/uploads/{sign_capability(self.secret, public_id, expires)}"
 
-    def temp_path(self, public_id: str) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        return self.directory / f".{public_id}.{secrets.token_hex(6)}.part"
+
+# --- files being received (local backend) ---------------------------------------------------
+
+PARTIAL_GLOB = ".*.part"
+# A partial file this fresh may have just been opened and not yet locked by its writer.
+PARTIAL_MIN_AGE_SECONDS = 60.0
+
+
+def open_partial(final: Path) -> tuple[Path, IO[bytes]]:
+    """A new hidden file beside `final` to stream a body into, locked for as long as it stays
+    open: `sweep_partials` removes only unlocked ones, the leftovers of a process that died
+    mid-PUT (a partial file can be up to the size limit, 2 GB)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    path = final.parent / f".{final.name}.{secrets.token_hex(6)}.part"
+    handle = open(path, "wb")  # noqa: SIM115  # the caller closes it, which unlocks it
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    return path, handle
+
+
+def sweep_partials(directory: Path, now: float | None = None) -> int:
+    """Remove the partial files in `directory` no process is writing (none holds its lock);
+    returns how many went. Without `fcntl` (not on Windows) nothing can tell, so none go."""
+    if fcntl is None:
+        return 0
+    cutoff = (time.time() if now is None else now) - PARTIAL_MIN_AGE_SECONDS
+    removed = 0
+    for path in directory.glob(PARTIAL_GLOB):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to open
+            if path.stat().st_mtime <= cutoff and _remove_if_unlocked(path):
+                removed += 1
+    return removed
+
+
+def _remove_if_unlocked(path: Path) -> bool:
+    assert fcntl is not None
+    with open(path, "rb") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive
+        path.unlink()
+        return True
 
 
 def sign_capability(secret: bytes, public_id: str, expires: datetime) -> str:
@@ -207,7 +254,11 @@ def open_file(backend: str, location: dict[str, Any], offset: int) -> Iterator[I
 
 
 def remove_file(backend: str, location: dict[str, Any]) -> None:
+    """Remove an upload's file once it is done with; for the local backend, also any partial
+    file left in its folder by a process that died while receiving one."""
     if backend == "local":
-        Path(location["path"]).unlink(missing_ok=True)
+        path = Path(location["path"])
+        path.unlink(missing_ok=True)
+        sweep_partials(path.parent)
         return
     s3_client(location).delete_object(Bucket=location["bucket"], Key=location["key"])

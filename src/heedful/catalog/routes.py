@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from heedful.catalog import service
-from heedful.catalog.files import build_store, signing_secret, verify_capability
+from heedful.catalog.files import build_store, open_partial, signing_secret, verify_capability
 from heedful.catalog.schemas import (
     CatalogUploadErrorResponse,
     CatalogUploadRequest,
@@ -125,9 +125,9 @@ async def receive_file(request: Request) -> Response:
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"Payload too large: a catalog file is at most {limit} bytes")
     final = Path(upload.location["path"])
-    temp = final.parent / f".{final.name}.{os.urandom(6).hex()}.part"
+    temp, handle = await anyio.to_thread.run_sync(open_partial, final)
     try:
-        size = await _stream_to_disk(request, temp, limit)
+        size = await _stream_to_disk(request, handle, limit)
         await runtime.run(
             service.accept_file,
             runtime.clock,
@@ -137,15 +137,15 @@ async def receive_file(request: Request) -> Response:
             lambda: os.replace(temp, final),
         )
     finally:
+        # Closed (and so unlocked) only once renamed: until then a sweep must not take it.
+        await anyio.to_thread.run_sync(handle.close)
         temp.unlink(missing_ok=True)
     return Response(status_code=200)
 
 
-async def _stream_to_disk(request: Request, path: Path, limit: int) -> int:
+async def _stream_to_disk(request: Request, handle: IO[bytes], limit: int) -> int:
     """Write the body chunk by chunk (1 MB at a time, off the event loop), fsync, return its
     size. Never holds the file in memory; stops at `limit` bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[bytes] = await anyio.to_thread.run_sync(open, path, "wb")
     size, pending = 0, bytearray()
     try:
         async for piece in request.stream():
@@ -160,8 +160,6 @@ async def _stream_to_disk(request: Request, path: Path, limit: int) -> int:
         await anyio.to_thread.run_sync(_finish, handle, bytes(pending))
     except ClientDisconnect as exc:
         raise InvalidRequest("The upload was interrupted before the file was complete") from exc
-    finally:
-        await anyio.to_thread.run_sync(handle.close)
     return size
 
 
