@@ -119,6 +119,19 @@ async def test_occurred_at_accepts_both_spec_forms(
     assert events(runtime)[0].occurred_at == expected
 
 
+@pytest.mark.parametrize("digits", ["1234567891", "123456789123456789"])
+async def test_occurred_at_takes_any_number_of_fraction_digits(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str], digits: str
+) -> None:
+    # RFC 3339's time-secfrac is "." 1*DIGIT: no upper bound. Kept to the microsecond.
+    body = {"type": "t", "occurredAt": f"2021-03-30T14:38:29.{digits}Z", "user": USER}
+
+    response = await client.post("/v1/events/custom", json=body, headers=dev_headers)
+
+    assert response.status_code == 200, response.text
+    assert events(runtime)[0].occurred_at == datetime(2021, 3, 30, 14, 38, 29, 123456, tzinfo=UTC)
+
+
 async def test_twelve_hour_boundary_decides_journey_eligibility(
     client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock, dev_headers: dict[str, str]
 ) -> None:
