@@ -77,6 +77,33 @@ async def test_price_currency_defaults_to_usd(
     assert event.properties == {"orderId": "o-1"}
 
 
+@pytest.mark.parametrize(
+    "channel", ["WEB", "IOS_APP", "ANDROID_APP", "IN_STORE", "PHONE", "OTHER", ""]
+)
+async def test_purchase_sales_channel_takes_spec_b_channel_types(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str], channel: str
+) -> None:
+    body = {"items": [ITEM], "user": USER, "salesChannel": {"channelType": channel}}
+
+    response = await client.post("/v1/events/ecommerce/purchase", json=body, headers=dev_headers)
+
+    assert response.status_code == 200, response.text
+    assert events(runtime)[0].properties == {"salesChannel": {"channelType": channel}}
+
+
+@pytest.mark.parametrize("channel", ["web", "Web", "STORE", " WEB"])
+async def test_purchase_sales_channel_outside_spec_b_enum_is_400(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str], channel: str
+) -> None:
+    body = {"items": [ITEM], "user": USER, "salesChannel": {"channelType": channel}}
+
+    response = await client.post("/v1/events/ecommerce/purchase", json=body, headers=dev_headers)
+
+    error = assert_error_shape(response, 400)
+    assert "(field `salesChannel.channelType`)" in error["message"]  # type: ignore[operator]
+    assert events(runtime) == []
+
+
 async def test_custom_event_defaults_occurred_at_to_receipt_and_is_journey_eligible(
     client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
 ) -> None:
