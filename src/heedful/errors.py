@@ -42,6 +42,11 @@ class Unauthorized(HeedfulError):
     status = 401
     default_message = "Unauthorized"
 
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        # A 401 must name the scheme to authenticate with (RFC 9110 §11.6.1, RFC 6750 §3).
+        challenge = {"WWW-Authenticate": 'Bearer realm="heedful"'}
+        super().__init__(message, headers={**challenge, **(headers or {})})
+
 
 class Forbidden(HeedfulError):
     """The token is valid but lacks what the operation needs."""

@@ -77,6 +77,33 @@ async def test_price_currency_defaults_to_usd(
     assert event.properties == {"orderId": "o-1"}
 
 
+@pytest.mark.parametrize(
+    "channel", ["WEB", "IOS_APP", "ANDROID_APP", "IN_STORE", "PHONE", "OTHER", ""]
+)
+async def test_purchase_sales_channel_takes_spec_b_channel_types(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str], channel: str
+) -> None:
+    body = {"items": [ITEM], "user": USER, "salesChannel": {"channelType": channel}}
+
+    response = await client.post("/v1/events/ecommerce/purchase", json=body, headers=dev_headers)
+
+    assert response.status_code == 200, response.text
+    assert events(runtime)[0].properties == {"salesChannel": {"channelType": channel}}
+
+
+@pytest.mark.parametrize("channel", ["web", "Web", "STORE", " WEB"])
+async def test_purchase_sales_channel_outside_spec_b_enum_is_400(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str], channel: str
+) -> None:
+    body = {"items": [ITEM], "user": USER, "salesChannel": {"channelType": channel}}
+
+    response = await client.post("/v1/events/ecommerce/purchase", json=body, headers=dev_headers)
+
+    error = assert_error_shape(response, 400)
+    assert "(field `salesChannel.channelType`)" in error["message"]  # type: ignore[operator]
+    assert events(runtime) == []
+
+
 async def test_custom_event_defaults_occurred_at_to_receipt_and_is_journey_eligible(
     client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
 ) -> None:
@@ -117,6 +144,19 @@ async def test_occurred_at_accepts_both_spec_forms(
     ).status_code == 200
 
     assert events(runtime)[0].occurred_at == expected
+
+
+@pytest.mark.parametrize("digits", ["1234567891", "123456789123456789"])
+async def test_occurred_at_takes_any_number_of_fraction_digits(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str], digits: str
+) -> None:
+    # RFC 3339's time-secfrac is "." 1*DIGIT: no upper bound. Kept to the microsecond.
+    body = {"type": "t", "occurredAt": f"2021-03-30T14:38:29.{digits}Z", "user": USER}
+
+    response = await client.post("/v1/events/custom", json=body, headers=dev_headers)
+
+    assert response.status_code == 200, response.text
+    assert events(runtime)[0].occurred_at == datetime(2021, 3, 30, 14, 38, 29, 123456, tzinfo=UTC)
 
 
 async def test_twelve_hour_boundary_decides_journey_eligibility(

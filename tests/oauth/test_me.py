@@ -55,6 +55,28 @@ async def test_garbage_and_non_bearer_tokens_are_401(
         assert set(response.json()["error"]) == {"id", "message"}
 
 
+async def test_every_401_carries_a_bearer_challenge(
+    client: httpx.AsyncClient, dev_headers: dict[str, str]
+) -> None:
+    # RFC 9110 §11.6.1 (a 401 MUST carry WWW-Authenticate) and RFC 6750 §3 (the Bearer scheme):
+    # on the Starlette routes, on the ingestion lane and on the admin API alike.
+    key = dev_headers["Authorization"].removeprefix("Bearer ")
+    calls = [
+        ("GET", "/v1/me", None),
+        ("GET", "/v1/me", "Bearer nonsense"),
+        ("GET", "/v1/me", f"Basic {key}"),
+        ("GET", "/v1/webhooks", "Bearer nonsense"),
+        ("POST", "/v1/events/custom", None),
+        ("POST", "/v1/attributes/custom", "Bearer nonsense"),
+        ("GET", "/admin/users?phone=%2B13115552368", "Bearer nonsense"),
+    ]
+    for method, path, header in calls:
+        headers = {"Authorization": header} if header else {}
+        response = await client.request(method, path, headers=headers, json={})
+        assert response.status_code == 401, (path, header)
+        assert response.headers.get("www-authenticate", "").startswith("Bearer"), (path, header)
+
+
 async def test_revoked_token_is_401(
     client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
 ) -> None:

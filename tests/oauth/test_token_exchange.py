@@ -118,6 +118,21 @@ async def test_client_secret_basic_is_accepted(
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize("client_id", ["a\x00b", "a%00b"])
+async def test_a_basic_client_id_holding_nul_is_invalid_client(
+    client: httpx.AsyncClient, public_app: PublicApp, code: str, client_id: str
+) -> None:
+    # Looked up as it was, it failed the query on PostgreSQL (text cannot hold NUL): a 500.
+    form = public_app.token_form(code)
+    del form["client_secret"], form["client_id"]
+    basic = base64.b64encode(f"{client_id}:{public_app.client_secret}".encode()).decode()
+
+    response = await client.post(TOKEN_URL, data=form, headers={"Authorization": f"Basic {basic}"})
+
+    assert_token_error(response, 401, "invalid_client")
+    assert (await exchange(client, public_app, code)).status_code == 200  # not used up
+
+
 async def test_a_replayed_code_is_refused_and_revokes_its_token(
     client: httpx.AsyncClient, public_app: PublicApp, code: str
 ) -> None:

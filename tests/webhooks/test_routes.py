@@ -162,6 +162,21 @@ async def test_update_validates_what_it_is_given(
         assert_error_shape(await_response, 400)
 
 
+@pytest.mark.parametrize("field", ["url", "events", "disabled"])
+async def test_update_refuses_null_like_create_does(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], field: str
+) -> None:
+    # The spec's types are not nullable: a field to leave alone is omitted, not null.
+    made = await create(client, dev_headers)
+    path = f"/v1/webhooks/{made['id']}"
+
+    response = await client.put(path, json={field: None}, headers=dev_headers)
+
+    error = assert_error_shape(response, 400)
+    assert f"(field `{field}`)" in str(error["message"])
+    assert "null" in str(error["message"])
+
+
 @pytest.fixture
 async def production_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     settings = runtime.settings.model_copy(update={"env": "production"})

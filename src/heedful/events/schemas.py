@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -27,10 +27,14 @@ class ProductRequest(msgspec.Struct):
     quantity: Int64 | UnsetType = UNSET
 
 
+# Spec B's enum for `salesChannel.channelType` (the empty string included).
+ChannelType = Literal["WEB", "IOS_APP", "ANDROID_APP", "IN_STORE", "PHONE", "OTHER", ""]
+
+
 class SalesChannel(msgspec.Struct):
     """Spec B (purchase only); accepted and stored with the event."""
 
-    channelType: str | UnsetType = UNSET
+    channelType: ChannelType | UnsetType = UNSET
 
 
 class ProductViewRequest(msgspec.Struct):

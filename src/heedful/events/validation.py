@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from heedful.errors import InvalidRequest
 
 # RFC 3339 date-time; the offset may also be written without a colon (`+0000`), as the spec's
-# own examples do.
+# own examples do. The fraction may have any number of digits (RFC 3339: "." 1*DIGIT); only
+# the first six are kept.
 _RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)([Zz]|[+-]\d{2}:?\d{2})"
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)([Zz]|[+-]\d{2}:?\d{2})"
 )
 TYPE_FORBIDDEN = frozenset("\"'(){}[]\\|,")
 KEY_FORBIDDEN = frozenset('"{}[]\\|')

@@ -36,8 +36,12 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return ("", "")  # Basic was attempted: an authentication failure, not anonymity
-    client_id, _, client_secret = decoded.partition(":")
-    return unquote_plus(client_id), unquote_plus(client_secret)
+    raw_id, _, raw_secret = decoded.partition(":")
+    client_id, client_secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+    if "\x00" in client_id:
+        # No client id holds NUL, and PostgreSQL's text types cannot: the lookup would be a 500.
+        return ("", "")
+    return client_id, client_secret
 
 
 def token_request(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from msgspec import UnsetType
 from starlette.responses import Response
 
 from heedful.core import ids
@@ -18,6 +21,8 @@ from heedful.webhooks.schemas import (
     UpdateWebhookRequestDto,
     UpdateWebhookResponseDto,
 )
+
+T = TypeVar("T")
 
 # The list calls an API-made webhook a SUBSCRIPTION webhook; create and update call it
 # INSTALLED (the spec's two descriptions of the same thing).
@@ -45,6 +50,10 @@ def _listed(hook: Webhook) -> GetWebhookResponseDto:
         companyId=ids.COMPANY.encode(hook.company_id),
         disabledAt=service.disabled_at_text(hook.disabled_at),
     )
+
+
+def _given(value: T | UnsetType) -> T | None:
+    return None if isinstance(value, UnsetType) else value
 
 
 def _development(request: ApiRequest) -> bool:
@@ -82,9 +91,9 @@ async def update_webhook(request: ApiRequest) -> Response:
         request.runtime.clock,
         request.auth.company_id,
         request.path_params["webhookId"],
-        url=body.url,
-        events=body.events,
-        disabled=body.disabled,
+        url=_given(body.url),
+        events=_given(body.events),
+        disabled=_given(body.disabled),
         development=_development(request),
     )
     return json_response(_created(hook, UpdateWebhookResponseDto))

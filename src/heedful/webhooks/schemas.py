@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
 class CreateWebhookRequestDto(msgspec.Struct):
@@ -11,9 +12,11 @@ class CreateWebhookRequestDto(msgspec.Struct):
 
 
 class UpdateWebhookRequestDto(msgspec.Struct):
-    url: str | None = None
-    events: list[str] | None = None
-    disabled: bool | None = None
+    """Each field optional; none nullable (the spec's types are not), so null is a 400."""
+
+    url: str | UnsetType = UNSET
+    events: list[str] | UnsetType = UNSET
+    disabled: bool | UnsetType = UNSET
 
 
 class CreateWebhookResponseDto(msgspec.Struct, omit_defaults=True):
