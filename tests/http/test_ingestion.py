@@ -11,6 +11,7 @@ import pytest
 
 from heedful.app import create_app
 from heedful.http.ingestion import IngestionEndpoint
+from heedful.http.ratelimit import RateLimiter
 from heedful.ops.coverage import app_routes
 from heedful.runtime import Runtime
 from tests.factories import make_tenant
@@ -91,7 +92,11 @@ async def small(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     settings = runtime.settings.model_copy(
         update={"max_body_bytes": 64, "rate_limits": "on", "rate_limit_default": 2}
     )
-    app = create_app(settings, Runtime(settings, runtime.db, runtime.clock, runtime.jobs))
+    limited = Runtime(settings, runtime.db, runtime.clock, runtime.jobs)
+    # One one-second window for the whole test: on the wall clock, its requests could
+    # straddle a second's boundary and all pass.
+    limited.limiter = RateLimiter(settings.rate_limit_for, now=lambda: 1_000.5)
+    app = create_app(settings, limited)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         yield http
