@@ -90,3 +90,16 @@ def test_invalid_settings_are_one_error_line(cli_runner: CliRunner) -> None:
 
     assert "invalid settings" in failed(result)
     assert "port" in result.stderr
+
+
+def test_settings_that_cannot_be_read_are_one_error_line(
+    cli_runner: CliRunner, tmp_path: Path
+) -> None:
+    not_json = cli_runner.invoke(
+        cli, ["company", "list"], env={"HEEDFUL_RATE_LIMIT_OVERRIDES": "identify=5"}
+    )
+    (tmp_path / ".env").write_bytes(b"HEEDFUL_PORT=\xff\xfe80\n")  # not UTF-8
+    not_text = cli_runner.invoke(cli, ["company", "list"])
+
+    assert "rate_limit_overrides" in failed(not_json)
+    assert ".env" in failed(not_text)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from alembic.util import CommandError
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -59,6 +60,11 @@ def make_settings(database_url: str | None = None, **overrides: Any) -> Settings
             for error in exc.errors()
         )
         fail(f"invalid settings (HEEDFUL_* variables, .env or options): {problems}")
+    except SettingsError as exc:  # a value that must be decoded first (JSON) and is not
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        fail(f"invalid settings: {exc}{cause}")
+    except (UnicodeDecodeError, OSError) as exc:  # the only file settings read is .env
+        fail(f"cannot read settings from .env: {exc}")
 
 
 @contextmanager
