@@ -35,3 +35,13 @@ def test_a_duration_no_date_can_hold_is_refused(name: str) -> None:
         Settings(**{name: 10**12})
 
     assert getattr(Settings(**{name: MAX_SECONDS}), name) == MAX_SECONDS
+
+
+def test_log_level_is_a_level_logging_and_uvicorn_both_know() -> None:
+    # Unknown, `serve` and `worker` died with a traceback when they configured logging.
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings(log_level="LOUD")
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings(log_level="WARN")  # logging knows it, uvicorn does not
+
+    assert Settings(log_level="warning").log_level == "WARNING"

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     # Bounded: out of range, the socket layer wraps it (70000 would be served on 4464).
     port: int = Field(default=8787, ge=1, le=65535)
     base_url: str = ""
-    log_level: str = "INFO"
+    # The levels both logging and uvicorn know (uvicorn has no WARN, logging no TRACE).
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     admin_token: SecretStr | None = None
     bootstrap_token: SecretStr | None = None
@@ -139,6 +140,11 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_switch(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _normalise_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def public_base_url(self) -> str:
