@@ -45,3 +45,21 @@ def test_log_level_is_a_level_logging_and_uvicorn_both_know() -> None:
         Settings(log_level="WARN")  # logging knows it, uvicorn does not
 
     assert Settings(log_level="warning").log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"getMe": 0}, "getMe"),  # every call was answered 429
+        ({"identify": -5}, "identify"),  # ... with `x-ratelimit-limit: -5`
+        ({"postUploads": 4}, "postUploads"),  # a typo was ignored: the documented 1 applied
+    ],
+)
+def test_rate_limit_overrides_name_operations_and_allow_at_least_one(
+    overrides: dict[str, int], says: str
+) -> None:
+    with pytest.raises(ValidationError, match=says):
+        Settings(rate_limit_overrides=overrides)
+
+    limits = {"createTokenViaAuthorizationCode": 2, "postUpload": 1}
+    assert Settings(rate_limit_overrides=limits).rate_limit_overrides == limits

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,6 +33,18 @@ MIN_SECRET_KEY_LENGTH = 32
 MAX_SECONDS = 100 * 365 * 86400
 
 
+@functools.cache
+def spec_operation_ids() -> frozenset[str]:
+    """The operationIds of the pinned spec: what HEEDFUL_RATE_LIMIT_OVERRIDES may name."""
+    raw = resources.files("heedful.spec").joinpath("attentive-v1.json").read_bytes()
+    return frozenset(
+        operation["operationId"]
+        for item in json.loads(raw)["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    )
+
+
 class Settings(BaseSettings):
     """Everything heedful can be told. Defaults run on an embedded SQLite file."""
 
@@ -53,7 +68,7 @@ class Settings(BaseSettings):
 
     rate_limits: Literal["on", "off"] = "on"
     rate_limit_default: int = Field(default=150, ge=1)
-    rate_limit_overrides: dict[str, int] = Field(default_factory=dict)
+    rate_limit_overrides: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
 
     job_poll_interval: float = Field(default=0.5, gt=0, le=MAX_SECONDS)
     job_max_attempts: int = Field(default=8, ge=1)
@@ -140,6 +155,15 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_switch(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("rate_limit_overrides", mode="after")
+    @classmethod
+    def _known_operations(cls, value: dict[str, int]) -> dict[str, int]:
+        # A misspelt operationId would be ignored without a word, leaving the old limit.
+        unknown = sorted(set(value) - spec_operation_ids())
+        if unknown:
+            raise ValueError(f"not an operationId of the spec: {', '.join(unknown)}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
