@@ -63,3 +63,12 @@ def test_rate_limit_overrides_name_operations_and_allow_at_least_one(
 
     limits = {"createTokenViaAuthorizationCode": 2, "postUpload": 1}
     assert Settings(rate_limit_overrides=limits).rate_limit_overrides == limits
+
+
+@pytest.mark.parametrize("region", ["UK", "XX"])
+def test_privacy_phone_region_is_a_region_phone_numbers_have(region: str) -> None:
+    # Accepted, it made every privacy request with a national number a 400.
+    with pytest.raises(ValidationError, match="privacy_phone_region"):
+        Settings(privacy_phone_region=region)
+
+    assert Settings(privacy_phone_region="GB").privacy_phone_region == "GB"

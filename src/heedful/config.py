@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
+import phonenumbers
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -163,6 +164,14 @@ class Settings(BaseSettings):
         unknown = sorted(set(value) - spec_operation_ids())
         if unknown:
             raise ValueError(f"not an operationId of the spec: {', '.join(unknown)}")
+        return value
+
+    @field_validator("privacy_phone_region", mode="after")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        # Unknown (`UK` for GB), every national number in a privacy request would be a 400.
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value} is not a known ISO 3166 region code (e.g. US, GB)")
         return value
 
     @field_validator("log_level", mode="before")
