@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -113,3 +115,64 @@ def test_upload_with_an_unusable_url_or_key_is_one_error_line(
     result = runner.invoke(cli, ["catalog", "upload", str(target), *options])
 
     assert says in failed(result)
+
+
+def answering(
+    monkeypatch: pytest.MonkeyPatch, post: httpx.Response, *polls: httpx.Response
+) -> None:
+    """Make `catalog upload` talk to a server answering `post` to the POST, 200 to the PUT
+    and `polls` in turn to the GETs (something that is not heedful, or not quite)."""
+    answers = iter(polls)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            return httpx.Response(200)
+        return post if request.method == "POST" else next(answers)
+
+    client = functools.partial(httpx.Client, transport=httpx.MockTransport(handle))
+    monkeypatch.setattr(httpx, "Client", client)
+
+
+STARTED = {"uploadId": "u-1", "uploadUrl": "http://files.example/u-1", "status": "initialized"}
+
+
+@pytest.mark.parametrize(
+    ("post", "says"),
+    [
+        (httpx.Response(200, text="<html>a login page</html>"), "not JSON"),
+        (httpx.Response(200, json={}), "uploadId"),
+        (httpx.Response(200, json=[1, 2]), "uploadId"),
+        (httpx.Response(200, json={**STARTED, "uploadUrl": None}), "uploadUrl"),
+    ],
+)
+def test_upload_answered_something_else_than_an_upload_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, post: httpx.Response, says: str
+) -> None:
+    target = tmp_path / "catalog.ndjson"
+    target.write_bytes(ndjson([product(1)]))
+    answering(monkeypatch, post)
+
+    result = runner.invoke(cli, ["catalog", "upload", str(target), "--token", "k", "--wait"])
+
+    assert says in failed(result)
+
+
+def test_upload_waits_for_an_answer_that_leaves_out_optional_fields(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The spec makes every field optional; the vendor may leave out the counts while validating.
+    target = tmp_path / "catalog.ndjson"
+    target.write_bytes(ndjson([product(1)]))
+    answering(
+        monkeypatch,
+        httpx.Response(200, json=STARTED),
+        httpx.Response(200, json={"status": "validating"}),
+        httpx.Response(200, json={"status": "completed", "errors": [{"errorType": "INVALID_URL"}]}),
+    )
+
+    result = runner.invoke(cli, ["catalog", "upload", str(target), "--token", "k", "--wait"])
+
+    assert result.exit_code == 1, result.output  # errors were reported
+    assert "Traceback" not in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+    assert "status: completed" in result.stdout and "INVALID_URL" in result.stdout

@@ -24,6 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from heedful.catalog.sample import example_product, generate_lines
 from heedful.catalog.validator import CatalogError, validate_stream
@@ -40,7 +41,9 @@ def _error_table(errors: list[CatalogError] | list[dict[str, Any]]) -> Table:
     table = Table("line", "errorType", "errorMessage", title="Validation errors")
     for error in errors:
         row = error if isinstance(error, dict) else msgspec.to_builtins(error)
-        table.add_row(str(row["lineNum"]), row["errorType"], row["errorMessage"])
+        # A server's errors may leave fields out (the spec requires none of them).
+        cells = (row.get(name, "") for name in ("lineNum", "errorType", "errorMessage"))
+        table.add_row(*(Text(str(cell)) for cell in cells))  # data, not markup
     return table
 
 
@@ -158,13 +161,14 @@ def upload(
         started = _call(
             http.post,
             f"{root}/v1/product-catalog/uploads",
+            ("uploadId", "uploadUrl"),
             json={"validateOnly": validate_only},
             headers=headers,
         )
         say(f"upload: {started['uploadId']}")
         _put(http, file, started["uploadUrl"])
         if not wait:
-            say(f"status: {started['status']} (poll it with --wait, or GET the upload)")
+            say(f"status: {started.get('status')} (poll it with --wait, or GET the upload)")
             return
         final = _poll(http, root, started["uploadId"], headers, validate_only, timeout)
     _print_result(final)
@@ -172,14 +176,28 @@ def upload(
         raise typer.Exit(1)
 
 
-def _call(method: Any, url: str, **kwargs: Any) -> Any:
+def _call(method: Any, url: str, needs: tuple[str, ...], **kwargs: Any) -> dict[str, Any]:
+    """The JSON object `url` answered, holding the strings `needs`; else one error line.
+
+    The base URL may be anything (a proxy's login page, another API), and the spec makes every
+    field of an upload optional: only what the command cannot go on without is required.
+    """
     try:
         response = method(url, **kwargs)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is not an HTTPError
         fail(f"{url}: {exc}")
     if response.status_code != 200:
         fail(f"{url} answered {response.status_code}: {response.text[:500]}")
-    return response.json()
+    try:
+        body = response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        fail(f"{url} answered 200 with something that is not JSON: {response.text[:200]}")
+    missing = [
+        name for name in needs if not isinstance(body, dict) or not isinstance(body.get(name), str)
+    ]
+    if missing:
+        fail(f"{url} answered 200 without {', '.join(missing)}: {response.text[:200]}")
+    return body  # type: ignore[no-any-return]
 
 
 def _put(http: httpx.Client, file: Path, url: str) -> None:
@@ -214,17 +232,14 @@ def _poll(
     headers: dict[str, str],
     validate_only: bool,
     timeout: float,
-) -> Any:
+) -> dict[str, Any]:
     finished = {"validated"} if validate_only else DONE
     deadline, delay = time.monotonic() + timeout, 0.25
     url = f"{root}/v1/product-catalog/uploads/{upload_id}"
     with console.status("waiting for processing") as status:
         while True:
-            state = _call(http.get, url, headers=headers)
-            status.update(
-                f"{state['status']}: {state['productsReceived']} received, "
-                f"{state['productsProcessed']} valid"
-            )
+            state = _call(http.get, url, ("status",), headers=headers)
+            status.update(Text(f"{state['status']}: {_counts(state)}"))  # data, not markup
             if state["status"] in finished:
                 return state
             if time.monotonic() > deadline:
@@ -233,10 +248,12 @@ def _poll(
             delay = min(delay * 1.5, 10.0)
 
 
-def _print_result(state: Any) -> None:
-    say(
-        f"status: {state['status']} ({state['productsReceived']} received, "
-        f"{state['productsProcessed']} valid)"
-    )
+def _counts(state: dict[str, Any]) -> str:
+    received, valid = (state.get(name, "?") for name in ("productsReceived", "productsProcessed"))
+    return f"{received} received, {valid} valid"
+
+
+def _print_result(state: dict[str, Any]) -> None:
+    say(f"status: {state['status']} ({_counts(state)})")
     if state.get("errors"):
         console.print(_error_table(state["errors"]))
