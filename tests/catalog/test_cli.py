@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from heedful.catalog.sample import generate_lines
+from heedful.cli import catalog as catalog_cli
 from heedful.cli.main import cli
 from heedful.runtime import Runtime
 from tests.catalog.live import LiveServer
@@ -176,3 +179,28 @@ def test_upload_waits_for_an_answer_that_leaves_out_optional_fields(
     assert "Traceback" not in result.output and result.exception is not None
     assert isinstance(result.exception, SystemExit)
     assert "status: completed" in result.stdout and "INVALID_URL" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [(KeyboardInterrupt(), 130), (OSError(28, "No space left on device"), 1)],
+)
+def test_example_cut_short_leaves_the_file_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: BaseException, code: int
+) -> None:
+    # It was truncated, then left holding the lines written so far: a smaller catalog that
+    # looked whole (Ctrl-C, a full disk).
+    target = tmp_path / "catalog.ndjson"
+    target.write_bytes(b"what was there\n")
+
+    def cut_short(count: int) -> Iterator[bytes]:
+        yield from generate_lines(2)
+        raise failure
+
+    monkeypatch.setattr(catalog_cli, "generate_lines", cut_short)
+
+    result = runner.invoke(cli, ["catalog", "example", str(target), "--count", "10"])
+
+    assert result.exit_code == code, result.output
+    assert target.read_bytes() == b"what was there\n"
+    assert list(tmp_path.iterdir()) == [target]  # no partial file left beside it

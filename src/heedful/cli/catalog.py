@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import httpx
 import msgspec
@@ -114,13 +115,32 @@ def example(
 ) -> None:
     """Write a valid catalog file: the spec's example product, then generated ones."""
     try:
-        with file.open("wb") as out:
+        with _replacing(file) as out:
             out.write(msgspec.json.encode(example_product()) + b"\n")
             for line in generate_lines(count - 1):
                 out.write(line + b"\n")
     except OSError as exc:  # a missing directory, no permission, a full disk
         fail(f"cannot write {file}: {exc.strerror or exc}")
     say(f"wrote {count} product(s) to {file}")
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file that becomes `path` once it is whole: cut short (Ctrl-C, a full disk), `path` is
+    left as it was rather than holding a shorter catalog that looks complete. Something other
+    than a regular file (/dev/stdout, a FIFO) is written in place."""
+    if path.exists() and not path.is_file():
+        with path.open("wb") as out:
+            yield out
+        return
+    target = path.resolve()  # through a symlink: the file it names is replaced, not the link
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("wb") as out:
+            yield out
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _read_chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
