@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +206,52 @@ def test_example_cut_short_leaves_the_file_as_it_was(
     assert result.exit_code == code, result.output
     assert target.read_bytes() == b"what was there\n"
     assert list(tmp_path.iterdir()) == [target]  # no partial file left beside it
+
+
+def test_upload_of_a_pipe_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Its size (0) went out as Content-Length, then its bytes: a traceback from h11.
+    fifo = tmp_path / "catalog.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(ndjson([product(1)]),))
+    writer.start()  # waits for a reader
+    answering(monkeypatch, httpx.Response(200, json=STARTED))
+
+    result = runner.invoke(cli, ["catalog", "upload", str(fifo), "--token", "k"])
+
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer finish if unread
+    writer.join(timeout=10)
+    os.close(reader)
+    assert "regular file" in failed(result)
+
+
+class Rewriting(httpx.BaseTransport):
+    """Answers like heedful, but the file is rewritten (`to`) just before the PUT sends it."""
+
+    def __init__(self, file: Path, to: bytes) -> None:
+        self.file, self.to = file, to
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json=STARTED)
+        self.file.write_bytes(self.to)
+        request.read()
+        return httpx.Response(200)
+
+
+@pytest.mark.parametrize("shrinks", [True, False])
+def test_upload_of_a_file_changing_meanwhile_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shrinks: bool
+) -> None:
+    # Fewer or more bytes than the Content-Length sent: a traceback from h11 (or, more, a cut
+    # line sent as the last one).
+    target = tmp_path / "catalog.ndjson"
+    target.write_bytes(ndjson([product(1), product(2)]))
+    changed = ndjson([product(1)] if shrinks else [product(1), product(2), product(3)])
+    transport = Rewriting(target, changed)
+    monkeypatch.setattr(httpx, "Client", functools.partial(httpx.Client, transport=transport))
+
+    result = runner.invoke(cli, ["catalog", "upload", str(target), "--token", "k"])
+
+    assert "changed" in failed(result)

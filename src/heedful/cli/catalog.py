@@ -143,9 +143,17 @@ def _replacing(path: Path) -> Iterator[BinaryIO]:
         partial.unlink(missing_ok=True)
 
 
-def _read_chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
+def _read_chunks(path: Path, size: int, progress: Progress, task: Any) -> Iterator[bytes]:
+    """The `size` bytes announced as Content-Length. A file that is shorter or longer by now
+    (still being written) is an error before the body is complete, so the server, which
+    processes a body once it has all of it, never gets a cut one."""
     with path.open("rb") as handle:
-        while chunk := handle.read(PUT_CHUNK):
+        left = size
+        while left:
+            chunk = handle.read(min(PUT_CHUNK, left))
+            left -= len(chunk)
+            if not chunk or (not left and handle.read(1)):
+                raise OSError(f"{path} changed while it was being sent; send it once it is written")
             progress.advance(task, len(chunk))
             yield chunk
 
@@ -170,6 +178,8 @@ def upload(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 3600.0,
 ) -> None:
     """Start an upload, PUT the file to its URL, and optionally wait for the result."""
+    if not file.is_file():  # a pipe: its size, sent first as Content-Length, is not known
+        fail(f"{file} is not a regular file; save it to one and upload that")
     root = (base_url or os.environ.get("HEEDFUL_BASE_URL") or "http://127.0.0.1:8787").rstrip("/")
     key = token or os.environ.get("HEEDFUL_API_KEY")
     if not key:
@@ -235,10 +245,10 @@ def _put(http: httpx.Client, file: Path, url: str) -> None:
         try:
             response = http.put(
                 url,
-                content=_read_chunks(file, progress, task),
+                content=_read_chunks(file, size, progress, task),
                 headers={"Content-Length": str(size)},
             )
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             fail(f"upload failed: {exc}")
     if response.status_code != 200:
         fail(f"upload failed: {response.status_code} {response.text[:500]}")
