@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -79,7 +80,8 @@ def runtime_for(database_url: str | None, *, migrated: bool = True) -> Iterator[
         if migrated:
             migrate.upgrade(runtime.db.engine)
         yield runtime
-    except (SQLAlchemyError, CommandError) as exc:
+    # RevisionError: a revision this heedful does not know (a newer one migrated the database)
+    except (SQLAlchemyError, CommandError, RevisionError) as exc:
         fail(f"database {display_url(settings.database_url)}: {describe(exc)}")
     finally:
         runtime.db.dispose()
