@@ -72,3 +72,11 @@ def test_privacy_phone_region_is_a_region_phone_numbers_have(region: str) -> Non
         Settings(privacy_phone_region=region)
 
     assert Settings(privacy_phone_region="GB").privacy_phone_region == "GB"
+
+
+def test_s3_catalog_storage_needs_a_bucket() -> None:
+    # Without one, every postUpload answered 500 (boto refused the empty bucket name).
+    with pytest.raises(ValidationError, match="catalog_s3_bucket"):
+        Settings(catalog_storage="s3")
+
+    assert Settings(catalog_storage="s3", catalog_s3_bucket="catalogs").catalog_s3_bucket

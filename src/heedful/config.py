@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///.heedful/heedful.db"
@@ -178,6 +178,13 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        # Without one, S3 refuses to presign the URL: every postUpload would be a 500.
+        if self.catalog_storage == "s3" and not self.catalog_s3_bucket.strip():
+            raise ValueError("catalog_s3_bucket (HEEDFUL_CATALOG_S3_BUCKET) is needed with s3")
+        return self
 
     @property
     def public_base_url(self) -> str:

@@ -57,7 +57,8 @@ def make_settings(database_url: str | None = None, **overrides: Any) -> Settings
         return Settings(**values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            # A rule across settings has no location; its message names them.
+            ": ".join(filter(None, (".".join(map(str, error["loc"])), error["msg"])))
             for error in exc.errors()
         )
         fail(f"invalid settings (HEEDFUL_* variables, .env or options): {problems}")
