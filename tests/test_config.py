@@ -80,3 +80,16 @@ def test_s3_catalog_storage_needs_a_bucket() -> None:
         Settings(catalog_storage="s3")
 
     assert Settings(catalog_storage="s3", catalog_s3_bucket="catalogs").catalog_s3_bucket
+
+
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:8787", "heedful.example.com", "ftp://files.example", "http://"]
+)
+def test_base_url_is_an_http_url(url: str) -> None:
+    # Accepted, it made every local uploadUrl (`<base>/uploads/...`) one no client can PUT to.
+    with pytest.raises(ValidationError, match="base_url"):
+        Settings(base_url=url)
+
+    assert Settings(base_url="https://heedful.example.com/").public_base_url == (
+        "https://heedful.example.com"
+    )

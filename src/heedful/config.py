@@ -8,6 +8,7 @@ import secrets
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import phonenumbers
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -165,6 +166,16 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"not an operationId of the spec: {', '.join(unknown)}")
         return value
+
+    @field_validator("base_url", mode="after")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # It starts every local uploadUrl and is the OAuth issuer: "host:port" without a
+        # scheme would hand out URLs no client can use.
+        parts = urlsplit(value.strip())
+        if value.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be an http(s) URL, e.g. https://heedful.example.com")
+        return value.strip()
 
     @field_validator("privacy_phone_region", mode="after")
     @classmethod
