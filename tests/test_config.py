@@ -35,3 +35,61 @@ def test_a_duration_no_date_can_hold_is_refused(name: str) -> None:
         Settings(**{name: 10**12})
 
     assert getattr(Settings(**{name: MAX_SECONDS}), name) == MAX_SECONDS
+
+
+def test_log_level_is_a_level_logging_and_uvicorn_both_know() -> None:
+    # Unknown, `serve` and `worker` died with a traceback when they configured logging.
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings(log_level="LOUD")
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings(log_level="WARN")  # logging knows it, uvicorn does not
+
+    assert Settings(log_level="warning").log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"getMe": 0}, "getMe"),  # every call was answered 429
+        ({"identify": -5}, "identify"),  # ... with `x-ratelimit-limit: -5`
+        ({"postUploads": 4}, "postUploads"),  # a typo was ignored: the documented 1 applied
+    ],
+)
+def test_rate_limit_overrides_name_operations_and_allow_at_least_one(
+    overrides: dict[str, int], says: str
+) -> None:
+    with pytest.raises(ValidationError, match=says):
+        Settings(rate_limit_overrides=overrides)
+
+    limits = {"createTokenViaAuthorizationCode": 2, "postUpload": 1}
+    assert Settings(rate_limit_overrides=limits).rate_limit_overrides == limits
+
+
+@pytest.mark.parametrize("region", ["UK", "XX"])
+def test_privacy_phone_region_is_a_region_phone_numbers_have(region: str) -> None:
+    # Accepted, it made every privacy request with a national number a 400.
+    with pytest.raises(ValidationError, match="privacy_phone_region"):
+        Settings(privacy_phone_region=region)
+
+    assert Settings(privacy_phone_region="GB").privacy_phone_region == "GB"
+
+
+def test_s3_catalog_storage_needs_a_bucket() -> None:
+    # Without one, every postUpload answered 500 (boto refused the empty bucket name).
+    with pytest.raises(ValidationError, match="catalog_s3_bucket"):
+        Settings(catalog_storage="s3")
+
+    assert Settings(catalog_storage="s3", catalog_s3_bucket="catalogs").catalog_s3_bucket
+
+
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:8787", "heedful.example.com", "ftp://files.example", "http://"]
+)
+def test_base_url_is_an_http_url(url: str) -> None:
+    # Accepted, it made every local uploadUrl (`<base>/uploads/...`) one no client can PUT to.
+    with pytest.raises(ValidationError, match="base_url"):
+        Settings(base_url=url)
+
+    assert Settings(base_url="https://heedful.example.com/").public_base_url == (
+        "https://heedful.example.com"
+    )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///.heedful/heedful.db"
@@ -30,6 +35,18 @@ MIN_SECRET_KEY_LENGTH = 32
 MAX_SECONDS = 100 * 365 * 86400
 
 
+@functools.cache
+def spec_operation_ids() -> frozenset[str]:
+    """The operationIds of the pinned spec: what HEEDFUL_RATE_LIMIT_OVERRIDES may name."""
+    raw = resources.files("heedful.spec").joinpath("attentive-v1.json").read_bytes()
+    return frozenset(
+        operation["operationId"]
+        for item in json.loads(raw)["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    )
+
+
 class Settings(BaseSettings):
     """Everything heedful can be told. Defaults run on an embedded SQLite file."""
 
@@ -43,7 +60,8 @@ class Settings(BaseSettings):
     # Bounded: out of range, the socket layer wraps it (70000 would be served on 4464).
     port: int = Field(default=8787, ge=1, le=65535)
     base_url: str = ""
-    log_level: str = "INFO"
+    # The levels both logging and uvicorn know (uvicorn has no WARN, logging no TRACE).
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     admin_token: SecretStr | None = None
     bootstrap_token: SecretStr | None = None
@@ -52,7 +70,7 @@ class Settings(BaseSettings):
 
     rate_limits: Literal["on", "off"] = "on"
     rate_limit_default: int = Field(default=150, ge=1)
-    rate_limit_overrides: dict[str, int] = Field(default_factory=dict)
+    rate_limit_overrides: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
 
     job_poll_interval: float = Field(default=0.5, gt=0, le=MAX_SECONDS)
     job_max_attempts: int = Field(default=8, ge=1)
@@ -139,6 +157,45 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_switch(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("rate_limit_overrides", mode="after")
+    @classmethod
+    def _known_operations(cls, value: dict[str, int]) -> dict[str, int]:
+        # A misspelt operationId would be ignored without a word, leaving the old limit.
+        unknown = sorted(set(value) - spec_operation_ids())
+        if unknown:
+            raise ValueError(f"not an operationId of the spec: {', '.join(unknown)}")
+        return value
+
+    @field_validator("base_url", mode="after")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # It starts every local uploadUrl and is the OAuth issuer: "host:port" without a
+        # scheme would hand out URLs no client can use.
+        parts = urlsplit(value.strip())
+        if value.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be an http(s) URL, e.g. https://heedful.example.com")
+        return value.strip()
+
+    @field_validator("privacy_phone_region", mode="after")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        # Unknown (`UK` for GB), every national number in a privacy request would be a 400.
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value} is not a known ISO 3166 region code (e.g. US, GB)")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _normalise_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        # Without one, S3 refuses to presign the URL: every postUpload would be a 500.
+        if self.catalog_storage == "s3" and not self.catalog_s3_bucket.strip():
+            raise ValueError("catalog_s3_bucket (HEEDFUL_CATALOG_S3_BUCKET) is needed with s3")
+        return self
 
     @property
     def public_base_url(self) -> str:

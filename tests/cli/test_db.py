@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from heedful.cli.main import cli
@@ -90,3 +91,36 @@ def test_invalid_settings_are_one_error_line(cli_runner: CliRunner) -> None:
 
     assert "invalid settings" in failed(result)
     assert "port" in result.stderr
+
+
+def test_settings_that_cannot_be_read_are_one_error_line(
+    cli_runner: CliRunner, tmp_path: Path
+) -> None:
+    not_json = cli_runner.invoke(
+        cli, ["company", "list"], env={"HEEDFUL_RATE_LIMIT_OVERRIDES": "identify=5"}
+    )
+    (tmp_path / ".env").write_bytes(b"HEEDFUL_PORT=\xff\xfe80\n")  # not UTF-8
+    not_text = cli_runner.invoke(cli, ["company", "list"])
+
+    assert "rate_limit_overrides" in failed(not_json)
+    assert ".env" in failed(not_text)
+
+
+@pytest.mark.parametrize("command", ["current", "upgrade"])
+def test_a_revision_this_heedful_does_not_know_is_one_error_line(
+    cli_runner: CliRunner, tmp_path: Path, command: str
+) -> None:
+    # A database a newer heedful migrated: `db current`, the command to look into it, died
+    # with alembic's traceback.
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    database = Database(url)
+    try:
+        migrate.upgrade(database.engine, "0001")
+        with database.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'zzz_9999'"))
+    finally:
+        database.dispose()
+
+    result = cli_runner.invoke(cli, ["db", command, "--database-url", url])
+
+    assert "zzz_9999" in failed(result)

@@ -165,3 +165,13 @@ def test_cli_users_show_fails_cleanly(heedful_cli: Callable[[str], Result]) -> N
     assert missing.exit_code == 1 and "No such user" in missing.stdout
     assert invalid.exit_code == 1 and "E.164" in invalid.output
     assert "Traceback" not in invalid.output
+
+
+def test_cli_users_show_exits_1_for_an_unknown_user_with_json_too(
+    heedful_cli: Callable[[str], Result],
+) -> None:
+    # It printed [] and exited 0, so `users show --json || ...` took a miss for a find.
+    as_json = heedful_cli("users show --phone +13115552368 --json")
+
+    assert as_json.exit_code == 1, as_json.output
+    assert json.loads(as_json.stdout) == []

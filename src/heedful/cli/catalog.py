@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import httpx
 import msgspec
@@ -24,6 +25,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from heedful.catalog.sample import example_product, generate_lines
 from heedful.catalog.validator import CatalogError, validate_stream
@@ -40,7 +42,9 @@ def _error_table(errors: list[CatalogError] | list[dict[str, Any]]) -> Table:
     table = Table("line", "errorType", "errorMessage", title="Validation errors")
     for error in errors:
         row = error if isinstance(error, dict) else msgspec.to_builtins(error)
-        table.add_row(str(row["lineNum"]), row["errorType"], row["errorMessage"])
+        # A server's errors may leave fields out (the spec requires none of them).
+        cells = (row.get(name, "") for name in ("lineNum", "errorType", "errorMessage"))
+        table.add_row(*(Text(str(cell)) for cell in cells))  # data, not markup
     return table
 
 
@@ -111,7 +115,7 @@ def example(
 ) -> None:
     """Write a valid catalog file: the spec's example product, then generated ones."""
     try:
-        with file.open("wb") as out:
+        with _replacing(file) as out:
             out.write(msgspec.json.encode(example_product()) + b"\n")
             for line in generate_lines(count - 1):
                 out.write(line + b"\n")
@@ -120,9 +124,36 @@ def example(
     say(f"wrote {count} product(s) to {file}")
 
 
-def _read_chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
+@contextmanager
+def _replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file that becomes `path` once it is whole: cut short (Ctrl-C, a full disk), `path` is
+    left as it was rather than holding a shorter catalog that looks complete. Something other
+    than a regular file (/dev/stdout, a FIFO) is written in place."""
+    if path.exists() and not path.is_file():
+        with path.open("wb") as out:
+            yield out
+        return
+    target = path.resolve()  # through a symlink: the file it names is replaced, not the link
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("wb") as out:
+            yield out
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read_chunks(path: Path, size: int, progress: Progress, task: Any) -> Iterator[bytes]:
+    """The `size` bytes announced as Content-Length. A file that is shorter or longer by now
+    (still being written) is an error before the body is complete, so the server, which
+    processes a body once it has all of it, never gets a cut one."""
     with path.open("rb") as handle:
-        while chunk := handle.read(PUT_CHUNK):
+        left = size
+        while left:
+            chunk = handle.read(min(PUT_CHUNK, left))
+            left -= len(chunk)
+            if not chunk or (not left and handle.read(1)):
+                raise OSError(f"{path} changed while it was being sent; send it once it is written")
             progress.advance(task, len(chunk))
             yield chunk
 
@@ -147,6 +178,8 @@ def upload(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 3600.0,
 ) -> None:
     """Start an upload, PUT the file to its URL, and optionally wait for the result."""
+    if not file.is_file():  # a pipe: its size, sent first as Content-Length, is not known
+        fail(f"{file} is not a regular file; save it to one and upload that")
     root = (base_url or os.environ.get("HEEDFUL_BASE_URL") or "http://127.0.0.1:8787").rstrip("/")
     key = token or os.environ.get("HEEDFUL_API_KEY")
     if not key:
@@ -158,13 +191,14 @@ def upload(
         started = _call(
             http.post,
             f"{root}/v1/product-catalog/uploads",
+            ("uploadId", "uploadUrl"),
             json={"validateOnly": validate_only},
             headers=headers,
         )
         say(f"upload: {started['uploadId']}")
         _put(http, file, started["uploadUrl"])
         if not wait:
-            say(f"status: {started['status']} (poll it with --wait, or GET the upload)")
+            say(f"status: {started.get('status')} (poll it with --wait, or GET the upload)")
             return
         final = _poll(http, root, started["uploadId"], headers, validate_only, timeout)
     _print_result(final)
@@ -172,14 +206,28 @@ def upload(
         raise typer.Exit(1)
 
 
-def _call(method: Any, url: str, **kwargs: Any) -> Any:
+def _call(method: Any, url: str, needs: tuple[str, ...], **kwargs: Any) -> dict[str, Any]:
+    """The JSON object `url` answered, holding the strings `needs`; else one error line.
+
+    The base URL may be anything (a proxy's login page, another API), and the spec makes every
+    field of an upload optional: only what the command cannot go on without is required.
+    """
     try:
         response = method(url, **kwargs)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is not an HTTPError
         fail(f"{url}: {exc}")
     if response.status_code != 200:
         fail(f"{url} answered {response.status_code}: {response.text[:500]}")
-    return response.json()
+    try:
+        body = response.json()
+    except ValueError:  # not JSON, or not UTF-8
+        fail(f"{url} answered 200 with something that is not JSON: {response.text[:200]}")
+    missing = [
+        name for name in needs if not isinstance(body, dict) or not isinstance(body.get(name), str)
+    ]
+    if missing:
+        fail(f"{url} answered 200 without {', '.join(missing)}: {response.text[:200]}")
+    return body  # type: ignore[no-any-return]
 
 
 def _put(http: httpx.Client, file: Path, url: str) -> None:
@@ -197,10 +245,10 @@ def _put(http: httpx.Client, file: Path, url: str) -> None:
         try:
             response = http.put(
                 url,
-                content=_read_chunks(file, progress, task),
+                content=_read_chunks(file, size, progress, task),
                 headers={"Content-Length": str(size)},
             )
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             fail(f"upload failed: {exc}")
     if response.status_code != 200:
         fail(f"upload failed: {response.status_code} {response.text[:500]}")
@@ -214,17 +262,14 @@ def _poll(
     headers: dict[str, str],
     validate_only: bool,
     timeout: float,
-) -> Any:
+) -> dict[str, Any]:
     finished = {"validated"} if validate_only else DONE
     deadline, delay = time.monotonic() + timeout, 0.25
     url = f"{root}/v1/product-catalog/uploads/{upload_id}"
     with console.status("waiting for processing") as status:
         while True:
-            state = _call(http.get, url, headers=headers)
-            status.update(
-                f"{state['status']}: {state['productsReceived']} received, "
-                f"{state['productsProcessed']} valid"
-            )
+            state = _call(http.get, url, ("status",), headers=headers)
+            status.update(Text(f"{state['status']}: {_counts(state)}"))  # data, not markup
             if state["status"] in finished:
                 return state
             if time.monotonic() > deadline:
@@ -233,10 +278,12 @@ def _poll(
             delay = min(delay * 1.5, 10.0)
 
 
-def _print_result(state: Any) -> None:
-    say(
-        f"status: {state['status']} ({state['productsReceived']} received, "
-        f"{state['productsProcessed']} valid)"
-    )
+def _counts(state: dict[str, Any]) -> str:
+    received, valid = (state.get(name, "?") for name in ("productsReceived", "productsProcessed"))
+    return f"{received} received, {valid} valid"
+
+
+def _print_result(state: dict[str, Any]) -> None:
+    say(f"status: {state['status']} ({_counts(state)})")
     if state.get("errors"):
         console.print(_error_table(state["errors"]))

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -55,10 +57,16 @@ def make_settings(database_url: str | None = None, **overrides: Any) -> Settings
         return Settings(**values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            # A rule across settings has no location; its message names them.
+            ": ".join(filter(None, (".".join(map(str, error["loc"])), error["msg"])))
             for error in exc.errors()
         )
         fail(f"invalid settings (HEEDFUL_* variables, .env or options): {problems}")
+    except SettingsError as exc:  # a value that must be decoded first (JSON) and is not
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        fail(f"invalid settings: {exc}{cause}")
+    except (UnicodeDecodeError, OSError) as exc:  # the only file settings read is .env
+        fail(f"cannot read settings from .env: {exc}")
 
 
 @contextmanager
@@ -73,7 +81,8 @@ def runtime_for(database_url: str | None, *, migrated: bool = True) -> Iterator[
         if migrated:
             migrate.upgrade(runtime.db.engine)
         yield runtime
-    except (SQLAlchemyError, CommandError) as exc:
+    # RevisionError: a revision this heedful does not know (a newer one migrated the database)
+    except (SQLAlchemyError, CommandError, RevisionError) as exc:
         fail(f"database {display_url(settings.database_url)}: {describe(exc)}")
     finally:
         runtime.db.dispose()

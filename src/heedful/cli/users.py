@@ -42,12 +42,13 @@ def users_show(
         user["latestEvents"] = user["latestEvents"][:events]
     if as_json:
         say(json.dumps(users, indent=2, ensure_ascii=False))
-        return
-    if not users:
+    elif not users:
         say("No such user.")
+    else:
+        for user in users:
+            _print_user(user)
+    if not users:  # a lookup that found nothing, in either format
         raise typer.Exit(1)
-    for user in users:
-        _print_user(user)
 
 
 def _print_user(user: dict[str, Any]) -> None:
