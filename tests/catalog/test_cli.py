@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,3 +257,18 @@ def test_upload_of_a_file_changing_meanwhile_is_one_error_line(
     result = runner.invoke(cli, ["catalog", "upload", str(target), "--token", "k"])
 
     assert "changed" in failed(result)
+
+
+def test_example_to_stdout_is_the_catalog_alone_and_the_summary_goes_to_stderr() -> None:
+    heedful = Path(sys.executable).parent / "heedful"
+    done = subprocess.run(
+        [str(heedful), "catalog", "example", "/dev/stdout", "--count", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3
+    assert all(json.loads(line)["id"] for line in lines)
+    assert "wrote 3 product(s)" in done.stderr

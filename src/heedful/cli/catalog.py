@@ -29,7 +29,7 @@ from rich.text import Text
 
 from heedful.catalog.sample import example_product, generate_lines
 from heedful.catalog.validator import CatalogError, validate_stream
-from heedful.cli.common import console, fail, say
+from heedful.cli.common import console, fail, note, say
 from heedful.core.clock import SystemClock
 
 catalog_app = typer.Typer(help="Product catalog files: validate, upload, write an example.")
@@ -121,7 +121,9 @@ def example(
                 out.write(line + b"\n")
     except OSError as exc:  # a missing directory, no permission, a full disk
         fail(f"cannot write {file}: {exc.strerror or exc}")
-    say(f"wrote {count} product(s) to {file}")
+    # Written to a stream (/dev/stdout, a pipe), the summary must not become part of the file.
+    summary = say if file.is_file() else note
+    summary(f"wrote {count} product(s) to {file}")
 
 
 @contextmanager

@@ -43,6 +43,11 @@ def say(text: str) -> None:
     console.print(text, markup=False, soft_wrap=True)
 
 
+def note(text: str) -> None:
+    """`say` on stderr: for a command whose stdout is its output (a file written to it)."""
+    errors.print(text, markup=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Report `message` on stderr as `error: ...` (no traceback) and exit with `code`."""
     errors.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
