@@ -272,3 +272,12 @@ def test_example_to_stdout_is_the_catalog_alone_and_the_summary_goes_to_stderr()
     assert len(lines) == 3
     assert all(json.loads(line)["id"] for line in lines)
     assert "wrote 3 product(s)" in done.stderr
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-5"])
+def test_upload_timeout_must_be_a_positive_number_of_seconds(tmp_path: Path, timeout: str) -> None:
+    file = tmp_path / "catalog.ndjson"
+    file.write_bytes(ndjson([product()]))
+    args = ["catalog", "upload", str(file), "--wait", "--token", "k", "--timeout", timeout]
+    result = runner.invoke(cli, args)
+    assert "--timeout must be a positive number" in failed(result)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -182,6 +183,8 @@ def upload(
     """Start an upload, PUT the file to its URL, and optionally wait for the result."""
     if not file.is_file():  # a pipe: its size, sent first as Content-Length, is not known
         fail(f"{file} is not a regular file; save it to one and upload that")
+    if not 0 < timeout < math.inf:  # NaN too: no deadline would ever pass
+        fail(f"--timeout must be a positive number of seconds, not {timeout}")
     root = (base_url or os.environ.get("HEEDFUL_BASE_URL") or "http://127.0.0.1:8787").rstrip("/")
     key = token or os.environ.get("HEEDFUL_API_KEY")
     if not key:
