@@ -478,3 +478,25 @@ def test_a_variant_id_twice_in_a_product_without_images_is_named_as_such() -> No
 
     assert (error_type, line) == (ErrorType.DUPLICATE_ID, 2)
     assert "appears twice in this product" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error_type"),
+    [
+        ("link", "https://a.example/p\n", ErrorType.INVALID_URL),
+        ("images.1.src", "https://a.example/i.png\n", ErrorType.INVALID_URL),
+        ("variants.0.prices.0.amount", "10.00\n", ErrorType.INVALID_PRICE),
+        ("variants.0.prices.0.compareAtPrice", "12.00\n", ErrorType.INVALID_PRICE),
+        ("variants.0.prices.0.currencyCode", "USD\n", ErrorType.INVALID_CURRENCY_CODE),
+    ],
+)
+def test_a_value_ending_in_a_newline_does_not_match_its_pattern(
+    path: str, value: str, error_type: str
+) -> None:
+    # A regex's `$` also matches just before a final newline: "10.00\n" is not a price.
+    report = run([product(1), product(2, _set(path, value)), product(3)])
+
+    found_type, line, message = only_error(report)
+    assert (found_type, line) == (error_type, 2)
+    assert path.split(".")[-1] in message
+    assert check_line(product(2, _set(path, value)), 2) == report.tally.errors()[0]

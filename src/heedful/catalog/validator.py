@@ -247,9 +247,9 @@ def _decode(raw: bytes, line_num: int, suspect: bool = True) -> Product | Catalo
     return product
 
 
-# A pattern per kind, as msgspec applied it (`re.search`): the field-by-field check that
-# names the culprit. The fast checks (`_patterns_hold`) are stricter, so a value they refuse
-# is looked at again with these.
+# A pattern per kind: the field-by-field check that names the culprit. The fast checks
+# (`_patterns_hold`) are at least as strict, so a value they refuse is looked at again with
+# these. Matched with `fullmatch`: `$` alone also matches before a final newline.
 _SINGLE = {
     ErrorType.INVALID_URL: re.compile(_URL_PATTERN),
     ErrorType.INVALID_PRICE: re.compile(_PRICE_PATTERN),
@@ -271,7 +271,7 @@ def _first_mismatch(product: Product, kind: str, line_num: int) -> CatalogError 
     """The first field (in document order) of `kind` that fails its pattern, if any."""
     pattern = _SINGLE[kind]
     for where, value in _pattern_fields(product, kind):
-        if pattern.search(value) is None:
+        if pattern.fullmatch(value) is None:
             return CatalogError(
                 kind,
                 f"Expected `str` matching regex {pattern.pattern!r} (field `{where}`)",
