@@ -500,3 +500,25 @@ def test_a_value_ending_in_a_newline_does_not_match_its_pattern(
     assert (found_type, line) == (error_type, 2)
     assert path.split(".")[-1] in message
     assert check_line(product(2, _set(path, value)), 2) == report.tally.errors()[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "description",
+        "brand",
+        "categories",
+        "images.0.alt",
+        "images.0.width",
+        "images.0.variantIds",
+        "images.0.position",
+        "variants.0.position",
+        "variants.0.inventoryQuantity",
+        "variants.0.prices.0.compareAtPrice",
+        "variants.0.attributes",
+    ],
+)
+def test_an_optional_field_given_null_is_taken_as_absent(path: str) -> None:
+    report = run([product(1, _set(path, None))])
+
+    assert report.ok, report.tally.errors()

@@ -127,7 +127,9 @@ class Image(Struct, frozen=True, gc=False, omit_defaults=True):
     width: Annotated[int, Meta(ge=0)] | None = None
     height: Annotated[int, Meta(ge=0)] | None = None
     variantIds: Annotated[list[str], Meta(max_length=200)] | None = None
-    position: Position = 0
+    # Absent means 0 (the vendor's default); None, not 0, so that null is accepted like any
+    # optional field's and an explicit 0 is kept in the stored product (omit_defaults).
+    position: Position | None = None
 
 
 class Variant(Struct, frozen=True, gc=False, omit_defaults=True):
