@@ -522,3 +522,19 @@ def test_an_optional_field_given_null_is_taken_as_absent(path: str) -> None:
     report = run([product(1, _set(path, None))])
 
     assert report.ok, report.tally.errors()
+
+
+def test_an_id_repeated_from_an_earlier_line_names_its_field() -> None:
+    # Like every other error, a duplicate names the field: which of up to 200 variants.
+    same_product = product(1, _both(_set("variants", [_variant("other-1")]), _no_images))
+    same_variant = product(3, _both(_set("variants.2.id", "VD-235-1"), _no_images))
+    both = product(2, _both(_set("variants.1.id", "VD-236-1"), _no_images))
+
+    errors = run([product(1), product(2), same_product, same_variant, both]).tally.errors()
+
+    unique = "ids must be unique across the file"
+    assert [(e.lineNum, e.errorMessage) for e in errors] == [
+        (3, f"product id already used on line 1; {unique} (field `id`)"),
+        (4, f"variant id already used on line 1; {unique} (field `variants[2].id`)"),
+        (5, f"product id already used on line 2; {unique} (field `id`)"),
+    ]

@@ -531,10 +531,13 @@ def too_many_lines(line_num: int, max_lines: int = MAX_LINES) -> CatalogError:
     )
 
 
-def duplicate(kind: str, first_line: int, line_num: int) -> CatalogError:
+def duplicate(where: str, first_line: int, line_num: int) -> CatalogError:
+    """`where`: the repeated id's field, `id` (the product's) or `variants[N].id`."""
+    kind = "product" if where == "id" else "variant"
     return CatalogError(
         ErrorType.DUPLICATE_ID,
-        f"{kind} id already used on line {first_line} (ids must be unique across the file)",
+        f"{kind} id already used on line {first_line}; ids must be unique across the file "
+        f"(field `{where}`)",
         line_num,
     )
 
@@ -606,7 +609,7 @@ class BatchResult:
     tally: ErrorTally = field(default_factory=ErrorTally)
     rejected: array[int] = field(default_factory=lambda: array("q"))
     hashes: array[int] = field(default_factory=lambda: array("q"))
-    id_lines: array[int] = field(default_factory=lambda: array("q"))  # line * 2 + is_variant
+    id_lines: array[int] = field(default_factory=lambda: array("q"))  # see `_place`
     probe: int = field(default_factory=lambda: hash(_PROBE))
     past_limit: int = 0  # the first line past the block's `room` (0: none); nothing after counts
 
@@ -704,8 +707,27 @@ class _Decoded:
     def record_ids(self, result: BatchResult) -> None:
         result.hashes.extend([hash(product.id) for product in self.products])
         result.hashes.extend([hash(variant_id) ^ _VARIANT_SALT for variant_id in self.variant_ids])
-        result.id_lines.extend([number * 2 for number in self.numbers])
-        result.id_lines.extend(self.variant_tags)
+        result.id_lines.extend([number << _PLACE_BITS for number in self.numbers])
+        result.id_lines.extend(
+            [
+                (number << _PLACE_BITS) + place
+                for number, product in zip(self.numbers, self.products, strict=True)
+                for place in range(1, len(product.variants) + 1)
+            ]
+        )
+
+
+# Where an id was, for the error that names it when a later line repeats it: its line
+# shifted left by these bits, plus 0 for the product's id or 1 + the variant's index (a
+# product has at most 200 variants).
+_PLACE_BITS = 8
+_PLACE_MASK = (1 << _PLACE_BITS) - 1
+
+
+def _place(tagged: int) -> str:
+    """The field a tagged id came from (see `_PLACE_BITS`)."""
+    place = tagged & _PLACE_MASK
+    return "id" if place == 0 else f"variants[{place - 1}].id"
 
 
 def _decode_lines(
@@ -830,7 +852,7 @@ class SeenIds:
 
     def __init__(self) -> None:
         self._hashes = [array("q") for _ in range(self._SHARDS)]
-        self._lines = [array("q") for _ in range(self._SHARDS)]  # line * 2 + (1 if variant)
+        self._lines = [array("q") for _ in range(self._SHARDS)]  # line and place: `_place`
         self.probe: int | None = None
 
     def add(self, result: BatchResult) -> None:
@@ -846,20 +868,20 @@ class SeenIds:
     def duplicates(self) -> list[CatalogError]:
         """One error per line that repeats an id first seen on an earlier line, in file
         order (so the per-type cap keeps the first ones)."""
-        found: dict[int, tuple[int, int]] = {}  # line -> (1 if variant, first line)
+        found: dict[int, tuple[int, int]] = {}  # line -> (place, first line)
         for hashes, lines in zip(self._hashes, self._lines, strict=True):
             if len(set(hashes)) == len(hashes):
                 continue  # nearly always: a shard with nothing repeated, found in C
             first: dict[int, int] = {}
             for value, tagged in zip(hashes, lines, strict=True):
-                line = tagged >> 1
+                line = tagged >> _PLACE_BITS
                 owner = first.setdefault(value, line)
                 if owner != line:
-                    # A repeated product id is named before a repeated variant id.
-                    found[line] = min(found.get(line, (2, 0)), (tagged & 1, owner))
+                    # The product's id is named before a variant's, and variants in order.
+                    place = tagged & _PLACE_MASK
+                    found[line] = min(found.get(line, (place, owner)), (place, owner))
         return [
-            duplicate("variant" if is_variant else "product", owner, line)
-            for line, (is_variant, owner) in sorted(found.items())
+            duplicate(_place(place), owner, line) for line, (place, owner) in sorted(found.items())
         ]
 
 
