@@ -538,3 +538,16 @@ def test_an_id_repeated_from_an_earlier_line_names_its_field() -> None:
         (4, f"variant id already used on line 1; {unique} (field `variants[2].id`)"),
         (5, f"product id already used on line 2; {unique} (field `id`)"),
     ]
+
+
+def test_a_line_nested_too_deeply_is_invalid_json_not_a_crash() -> None:
+    # Unknown fields are ignored, but still parsed: 5,000 nested arrays exhaust the
+    # decoder's recursion limit (the job failed forever; the CLI printed a traceback).
+    deep = product(2)[:-1] + b',"extra":' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+    report = run([product(1), deep, product(3)])
+
+    error_type, line, message = only_error(report)
+    assert (error_type, line) == (ErrorType.INVALID_JSON, 2)
+    assert "nested too deeply" in message
+    assert check_line(deep, 2) == report.tally.errors()[0]

@@ -217,7 +217,7 @@ def decode_product(raw: bytes) -> Product | None:
     """The line's product, shape-checked only: for lines a validation already passed."""
     try:
         return _decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -240,13 +240,26 @@ def _decode(raw: bytes, line_num: int, suspect: bool = True) -> Product | Catalo
         return CatalogError(ErrorType.INVALID_JSON, f"invalid JSON: {exc}", line_num)
     except UnicodeDecodeError as exc:
         return CatalogError(ErrorType.INVALID_ENCODING, f"not UTF-8: {exc.reason}", line_num)
+    except RecursionError:
+        # Decoding recurses once per level of nesting, in ignored fields too: uncaught,
+        # this failed the whole file's job on every retry.
+        return _too_deep(line_num)
     if suspect and nul.maybe_in_json(raw):
         # PostgreSQL cannot store a NUL (SQLite can): the ingest job would fail on it.
-        where = nul.path_in(msgspec.json.decode(raw))
+        try:
+            where = nul.path_in(msgspec.json.decode(raw))
+        except RecursionError:
+            return _too_deep(line_num)
         if where is not None:
             message = f"a NUL character (\\u0000) cannot be stored (field `{where}`)"
             return CatalogError(ErrorType.INVALID_ENCODING, message, line_num)
     return product
+
+
+def _too_deep(line_num: int) -> CatalogError:
+    return CatalogError(
+        ErrorType.INVALID_JSON, "invalid JSON: nested too deeply (objects and arrays)", line_num
+    )
 
 
 # A pattern per kind: the field-by-field check that names the culprit. The fast checks
