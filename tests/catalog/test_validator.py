@@ -551,3 +551,23 @@ def test_a_line_nested_too_deeply_is_invalid_json_not_a_crash() -> None:
     assert (error_type, line) == (ErrorType.INVALID_JSON, 2)
     assert "nested too deeply" in message
     assert check_line(deep, 2) == report.tally.errors()[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("variants.0", 5, "`variants[0]`"),
+        ("images.1", "https://a.example/i.png", "`images[1]`"),
+        ("variants.0.prices.0", None, "`variants[0].prices[0]`"),
+        ("attributes", [[]], "`attributes[0]`"),
+    ],
+)
+def test_a_nested_value_that_is_not_an_object_is_a_type_error_naming_it(
+    path: str, value: Any, named: str
+) -> None:
+    # Only the line itself not being an object is INVALID_JSON.
+    report = run([product(1), product(2, _set(path, value))])
+
+    error_type, line, message = only_error(report)
+    assert (error_type, line) == (ErrorType.INVALID_TYPE, 2)
+    assert named in message

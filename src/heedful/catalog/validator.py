@@ -202,7 +202,9 @@ def _classify(exc: msgspec.ValidationError, line_num: int) -> CatalogError:
             error_type = kind
             break
     if error_type == ErrorType.INVALID_JSON:
-        return CatalogError(error_type, "line is not a JSON object", line_num)
+        if not where:
+            return CatalogError(error_type, "line is not a JSON object", line_num)
+        error_type = ErrorType.INVALID_TYPE  # a nested value (`variants[0]`), named below
     if message.startswith("Object missing required field"):
         missing = message.rsplit("`", 2)[-2]
         where = f"{where}.{missing}" if where else missing
