@@ -571,3 +571,23 @@ def test_a_nested_value_that_is_not_an_object_is_a_type_error_naming_it(
     error_type, line, message = only_error(report)
     assert (error_type, line) == (ErrorType.INVALID_TYPE, 2)
     assert named in message
+
+
+@pytest.mark.parametrize("block_bytes", [1024 * 1024, 256])
+@pytest.mark.parametrize(
+    ("bom", "ending"), [(b"", b"\n"), (b"", b"\r\n"), (b"\xef\xbb\xbf", b"\n"), (b"", b"")]
+)
+def test_the_line_limit_counts_the_product_not_its_crlf_ending_or_the_bom(
+    block_bytes: int, bom: bytes, ending: bytes
+) -> None:
+    # The same product at exactly the limit passes whatever the file's line endings, and
+    # one byte more fails: `\r` ends the line and the BOM is ignored, as documented.
+    line = product(1)
+    exact = bom + line + ending
+    over = bom + product(1, _set("name", "Nasa T-Shirt!")) + ending
+
+    at_limit = validate_stream(io.BytesIO(exact), max_line_bytes=len(line), block_bytes=block_bytes)
+    past = validate_stream(io.BytesIO(over), max_line_bytes=len(line), block_bytes=block_bytes)
+
+    assert at_limit.ok, at_limit.tally.errors()
+    assert only_error(past)[:2] == (ErrorType.LINE_TOO_LONG, 1)

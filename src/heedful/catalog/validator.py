@@ -49,6 +49,10 @@ MAX_LINES = 500_000  # products, i.e. lines not blank (see `ProductLimit`)
 NO_LIMIT = sys.maxsize
 MAX_ERRORS_PER_TYPE = 10
 _BOM = b"\xef\xbb\xbf"
+# Bytes a line may hold beyond the product without counting toward its limit: a first
+# line's BOM and a `\r\n` ending's `\r`. The reader lets them through; `block_lines`
+# checks the product's own length.
+_LINE_SLACK = len(_BOM) + 1
 
 
 class ErrorType:
@@ -440,7 +444,7 @@ def read_blocks(
             tail += size
             if held is not None:
                 held += view[:size]
-            if tail > max_line_bytes:
+            if tail > max_line_bytes + _LINE_SLACK:
                 offset += _skip_rest(stream)
                 line += 1
                 yield Block(line, b"", 1, offset, oversized=True)
@@ -493,13 +497,12 @@ def block_lines(block: Block, max_line_bytes: int) -> Iterator[tuple[int, bytes 
         yield block.first_line, None
         return
     for number, raw in enumerate(block.data.split(b"\n"), block.first_line):
-        if len(raw) > max_line_bytes:
-            yield number, None
-            continue
         raw = raw.rstrip(b"\r\n")
         if number == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        if raw and not raw.isspace():  # (not strip(): that copies every line)
+        if len(raw) > max_line_bytes:
+            yield number, None  # the product's bytes: not its `\r` nor the BOM
+        elif raw and not raw.isspace():  # (not strip(): that copies every line)
             yield number, raw
 
 
