@@ -519,3 +519,32 @@ async def test_admin_shows_variants_by_position_with_unpositioned_ones_last(
     )
 
     assert [v["id"] for v in one.json()["variants"]] == ["VD-236-1", "VD-235-1", "VD-234-1"]
+
+
+async def test_admin_shows_an_images_explicit_position_and_fields_sent_as_null_are_absent(
+    client: httpx.AsyncClient,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+    worker: Worker,
+) -> None:
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    def null_position(data: dict[str, Any]) -> None:
+        data["images"][1]["position"] = None
+
+    upload = await start(client, dev_headers)
+    await client.put(upload_path(upload), content=ndjson([product(1, null_position)]))
+    worker.run_until_idle()
+    final = await lookup(client, dev_headers, upload["uploadId"])
+    company = ids.COMPANY.encode(dev.company.id)
+
+    shown = await client.get(
+        f"/admin/catalog/products/PD-1?company={company}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+
+    assert (final["status"], final["errors"]) == ("completed", [])
+    images = shown.json()["images"]
+    assert images[0]["position"] == 0  # the spec's example says 0: shown, not dropped
+    assert "position" not in images[1]

@@ -479,3 +479,116 @@ def test_a_variant_id_twice_in_a_product_without_images_is_named_as_such() -> No
 
     assert (error_type, line) == (ErrorType.DUPLICATE_ID, 2)
     assert "appears twice in this product" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "error_type"),
+    [
+        ("link", "https://a.example/p\n", ErrorType.INVALID_URL),
+        ("images.1.src", "https://a.example/i.png\n", ErrorType.INVALID_URL),
+        ("variants.0.prices.0.amount", "10.00\n", ErrorType.INVALID_PRICE),
+        ("variants.0.prices.0.compareAtPrice", "12.00\n", ErrorType.INVALID_PRICE),
+        ("variants.0.prices.0.currencyCode", "USD\n", ErrorType.INVALID_CURRENCY_CODE),
+    ],
+)
+def test_a_value_ending_in_a_newline_does_not_match_its_pattern(
+    path: str, value: str, error_type: str
+) -> None:
+    # A regex's `$` also matches just before a final newline: "10.00\n" is not a price.
+    report = run([product(1), product(2, _set(path, value)), product(3)])
+
+    found_type, line, message = only_error(report)
+    assert (found_type, line) == (error_type, 2)
+    assert path.split(".")[-1] in message
+    assert check_line(product(2, _set(path, value)), 2) == report.tally.errors()[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "description",
+        "brand",
+        "categories",
+        "images.0.alt",
+        "images.0.width",
+        "images.0.variantIds",
+        "images.0.position",
+        "variants.0.position",
+        "variants.0.inventoryQuantity",
+        "variants.0.prices.0.compareAtPrice",
+        "variants.0.attributes",
+    ],
+)
+def test_an_optional_field_given_null_is_taken_as_absent(path: str) -> None:
+    report = run([product(1, _set(path, None))])
+
+    assert report.ok, report.tally.errors()
+
+
+def test_an_id_repeated_from_an_earlier_line_names_its_field() -> None:
+    # Like every other error, a duplicate names the field: which of up to 200 variants.
+    same_product = product(1, _both(_set("variants", [_variant("other-1")]), _no_images))
+    same_variant = product(3, _both(_set("variants.2.id", "VD-235-1"), _no_images))
+    both = product(2, _both(_set("variants.1.id", "VD-236-1"), _no_images))
+
+    errors = run([product(1), product(2), same_product, same_variant, both]).tally.errors()
+
+    unique = "ids must be unique across the file"
+    assert [(e.lineNum, e.errorMessage) for e in errors] == [
+        (3, f"product id already used on line 1; {unique} (field `id`)"),
+        (4, f"variant id already used on line 1; {unique} (field `variants[2].id`)"),
+        (5, f"product id already used on line 2; {unique} (field `id`)"),
+    ]
+
+
+def test_a_line_nested_too_deeply_is_invalid_json_not_a_crash() -> None:
+    # Unknown fields are ignored, but still parsed: 5,000 nested arrays exhaust the
+    # decoder's recursion limit (the job failed forever; the CLI printed a traceback).
+    deep = product(2)[:-1] + b',"extra":' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+    report = run([product(1), deep, product(3)])
+
+    error_type, line, message = only_error(report)
+    assert (error_type, line) == (ErrorType.INVALID_JSON, 2)
+    assert "nested too deeply" in message
+    assert check_line(deep, 2) == report.tally.errors()[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("variants.0", 5, "`variants[0]`"),
+        ("images.1", "https://a.example/i.png", "`images[1]`"),
+        ("variants.0.prices.0", None, "`variants[0].prices[0]`"),
+        ("attributes", [[]], "`attributes[0]`"),
+    ],
+)
+def test_a_nested_value_that_is_not_an_object_is_a_type_error_naming_it(
+    path: str, value: Any, named: str
+) -> None:
+    # Only the line itself not being an object is INVALID_JSON.
+    report = run([product(1), product(2, _set(path, value))])
+
+    error_type, line, message = only_error(report)
+    assert (error_type, line) == (ErrorType.INVALID_TYPE, 2)
+    assert named in message
+
+
+@pytest.mark.parametrize("block_bytes", [1024 * 1024, 256])
+@pytest.mark.parametrize(
+    ("bom", "ending"), [(b"", b"\n"), (b"", b"\r\n"), (b"\xef\xbb\xbf", b"\n"), (b"", b"")]
+)
+def test_the_line_limit_counts_the_product_not_its_crlf_ending_or_the_bom(
+    block_bytes: int, bom: bytes, ending: bytes
+) -> None:
+    # The same product at exactly the limit passes whatever the file's line endings, and
+    # one byte more fails: `\r` ends the line and the BOM is ignored, as documented.
+    line = product(1)
+    exact = bom + line + ending
+    over = bom + product(1, _set("name", "Nasa T-Shirt!")) + ending
+
+    at_limit = validate_stream(io.BytesIO(exact), max_line_bytes=len(line), block_bytes=block_bytes)
+    past = validate_stream(io.BytesIO(over), max_line_bytes=len(line), block_bytes=block_bytes)
+
+    assert at_limit.ok, at_limit.tally.errors()
+    assert only_error(past)[:2] == (ErrorType.LINE_TOO_LONG, 1)

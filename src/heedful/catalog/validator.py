@@ -49,6 +49,10 @@ MAX_LINES = 500_000  # products, i.e. lines not blank (see `ProductLimit`)
 NO_LIMIT = sys.maxsize
 MAX_ERRORS_PER_TYPE = 10
 _BOM = b"\xef\xbb\xbf"
+# Bytes a line may hold beyond the product without counting toward its limit: a first
+# line's BOM and a `\r\n` ending's `\r`. The reader lets them through; `block_lines`
+# checks the product's own length.
+_LINE_SLACK = len(_BOM) + 1
 
 
 class ErrorType:
@@ -128,7 +132,9 @@ class Image(Struct, frozen=True, gc=False, omit_defaults=True):
     width: Annotated[int, Meta(ge=0)] | None = None
     height: Annotated[int, Meta(ge=0)] | None = None
     variantIds: Annotated[list[str], Meta(max_length=200)] | None = None
-    position: Position = 0
+    # Absent means 0 (the vendor's default); None, not 0, so that null is accepted like any
+    # optional field's and an explicit 0 is kept in the stored product (omit_defaults).
+    position: Position | None = None
 
 
 class Variant(Struct, frozen=True, gc=False, omit_defaults=True):
@@ -201,7 +207,9 @@ def _classify(exc: msgspec.ValidationError, line_num: int) -> CatalogError:
             error_type = kind
             break
     if error_type == ErrorType.INVALID_JSON:
-        return CatalogError(error_type, "line is not a JSON object", line_num)
+        if not where:
+            return CatalogError(error_type, "line is not a JSON object", line_num)
+        error_type = ErrorType.INVALID_TYPE  # a nested value (`variants[0]`), named below
     if message.startswith("Object missing required field"):
         missing = message.rsplit("`", 2)[-2]
         where = f"{where}.{missing}" if where else missing
@@ -216,7 +224,7 @@ def decode_product(raw: bytes) -> Product | None:
     """The line's product, shape-checked only: for lines a validation already passed."""
     try:
         return _decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -239,18 +247,31 @@ def _decode(raw: bytes, line_num: int, suspect: bool = True) -> Product | Catalo
         return CatalogError(ErrorType.INVALID_JSON, f"invalid JSON: {exc}", line_num)
     except UnicodeDecodeError as exc:
         return CatalogError(ErrorType.INVALID_ENCODING, f"not UTF-8: {exc.reason}", line_num)
+    except RecursionError:
+        # Decoding recurses once per level of nesting, in ignored fields too: uncaught,
+        # this failed the whole file's job on every retry.
+        return _too_deep(line_num)
     if suspect and nul.maybe_in_json(raw):
         # PostgreSQL cannot store a NUL (SQLite can): the ingest job would fail on it.
-        where = nul.path_in(msgspec.json.decode(raw))
+        try:
+            where = nul.path_in(msgspec.json.decode(raw))
+        except RecursionError:
+            return _too_deep(line_num)
         if where is not None:
             message = f"a NUL character (\\u0000) cannot be stored (field `{where}`)"
             return CatalogError(ErrorType.INVALID_ENCODING, message, line_num)
     return product
 
 
-# A pattern per kind, as msgspec applied it (`re.search`): the field-by-field check that
-# names the culprit. The fast checks (`_patterns_hold`) are stricter, so a value they refuse
-# is looked at again with these.
+def _too_deep(line_num: int) -> CatalogError:
+    return CatalogError(
+        ErrorType.INVALID_JSON, "invalid JSON: nested too deeply (objects and arrays)", line_num
+    )
+
+
+# A pattern per kind: the field-by-field check that names the culprit. The fast checks
+# (`_patterns_hold`) are at least as strict, so a value they refuse is looked at again with
+# these. Matched with `fullmatch`: `$` alone also matches before a final newline.
 _SINGLE = {
     ErrorType.INVALID_URL: re.compile(_URL_PATTERN),
     ErrorType.INVALID_PRICE: re.compile(_PRICE_PATTERN),
@@ -272,7 +293,7 @@ def _first_mismatch(product: Product, kind: str, line_num: int) -> CatalogError 
     """The first field (in document order) of `kind` that fails its pattern, if any."""
     pattern = _SINGLE[kind]
     for where, value in _pattern_fields(product, kind):
-        if pattern.search(value) is None:
+        if pattern.fullmatch(value) is None:
             return CatalogError(
                 kind,
                 f"Expected `str` matching regex {pattern.pattern!r} (field `{where}`)",
@@ -424,7 +445,7 @@ def read_blocks(
             tail += size
             if held is not None:
                 held += view[:size]
-            if tail > max_line_bytes:
+            if tail > max_line_bytes + _LINE_SLACK:
                 offset += _skip_rest(stream)
                 line += 1
                 yield Block(line, b"", 1, offset, oversized=True)
@@ -477,13 +498,12 @@ def block_lines(block: Block, max_line_bytes: int) -> Iterator[tuple[int, bytes 
         yield block.first_line, None
         return
     for number, raw in enumerate(block.data.split(b"\n"), block.first_line):
-        if len(raw) > max_line_bytes:
-            yield number, None
-            continue
         raw = raw.rstrip(b"\r\n")
         if number == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        if raw and not raw.isspace():  # (not strip(): that copies every line)
+        if len(raw) > max_line_bytes:
+            yield number, None  # the product's bytes: not its `\r` nor the BOM
+        elif raw and not raw.isspace():  # (not strip(): that copies every line)
             yield number, raw
 
 
@@ -535,10 +555,13 @@ def too_many_lines(line_num: int, max_lines: int = MAX_LINES) -> CatalogError:
     )
 
 
-def duplicate(kind: str, first_line: int, line_num: int) -> CatalogError:
+def duplicate(where: str, first_line: int, line_num: int) -> CatalogError:
+    """`where`: the repeated id's field, `id` (the product's) or `variants[N].id`."""
+    kind = "product" if where == "id" else "variant"
     return CatalogError(
         ErrorType.DUPLICATE_ID,
-        f"{kind} id already used on line {first_line} (ids must be unique across the file)",
+        f"{kind} id already used on line {first_line}; ids must be unique across the file "
+        f"(field `{where}`)",
         line_num,
     )
 
@@ -610,7 +633,7 @@ class BatchResult:
     tally: ErrorTally = field(default_factory=ErrorTally)
     rejected: array[int] = field(default_factory=lambda: array("q"))
     hashes: array[int] = field(default_factory=lambda: array("q"))
-    id_lines: array[int] = field(default_factory=lambda: array("q"))  # line * 2 + is_variant
+    id_lines: array[int] = field(default_factory=lambda: array("q"))  # see `_place`
     probe: int = field(default_factory=lambda: hash(_PROBE))
     past_limit: int = 0  # the first line past the block's `room` (0: none); nothing after counts
 
@@ -708,8 +731,27 @@ class _Decoded:
     def record_ids(self, result: BatchResult) -> None:
         result.hashes.extend([hash(product.id) for product in self.products])
         result.hashes.extend([hash(variant_id) ^ _VARIANT_SALT for variant_id in self.variant_ids])
-        result.id_lines.extend([number * 2 for number in self.numbers])
-        result.id_lines.extend(self.variant_tags)
+        result.id_lines.extend([number << _PLACE_BITS for number in self.numbers])
+        result.id_lines.extend(
+            [
+                (number << _PLACE_BITS) + place
+                for number, product in zip(self.numbers, self.products, strict=True)
+                for place in range(1, len(product.variants) + 1)
+            ]
+        )
+
+
+# Where an id was, for the error that names it when a later line repeats it: its line
+# shifted left by these bits, plus 0 for the product's id or 1 + the variant's index (a
+# product has at most 200 variants).
+_PLACE_BITS = 8
+_PLACE_MASK = (1 << _PLACE_BITS) - 1
+
+
+def _place(tagged: int) -> str:
+    """The field a tagged id came from (see `_PLACE_BITS`)."""
+    place = tagged & _PLACE_MASK
+    return "id" if place == 0 else f"variants[{place - 1}].id"
 
 
 def _decode_lines(
@@ -834,7 +876,7 @@ class SeenIds:
 
     def __init__(self) -> None:
         self._hashes = [array("q") for _ in range(self._SHARDS)]
-        self._lines = [array("q") for _ in range(self._SHARDS)]  # line * 2 + (1 if variant)
+        self._lines = [array("q") for _ in range(self._SHARDS)]  # line and place: `_place`
         self.probe: int | None = None
 
     def add(self, result: BatchResult) -> None:
@@ -850,20 +892,20 @@ class SeenIds:
     def duplicates(self) -> list[CatalogError]:
         """One error per line that repeats an id first seen on an earlier line, in file
         order (so the per-type cap keeps the first ones)."""
-        found: dict[int, tuple[int, int]] = {}  # line -> (1 if variant, first line)
+        found: dict[int, tuple[int, int]] = {}  # line -> (place, first line)
         for hashes, lines in zip(self._hashes, self._lines, strict=True):
             if len(set(hashes)) == len(hashes):
                 continue  # nearly always: a shard with nothing repeated, found in C
             first: dict[int, int] = {}
             for value, tagged in zip(hashes, lines, strict=True):
-                line = tagged >> 1
+                line = tagged >> _PLACE_BITS
                 owner = first.setdefault(value, line)
                 if owner != line:
-                    # A repeated product id is named before a repeated variant id.
-                    found[line] = min(found.get(line, (2, 0)), (tagged & 1, owner))
+                    # The product's id is named before a variant's, and variants in order.
+                    place = tagged & _PLACE_MASK
+                    found[line] = min(found.get(line, (place, owner)), (place, owner))
         return [
-            duplicate("variant" if is_variant else "product", owner, line)
-            for line, (is_variant, owner) in sorted(found.items())
+            duplicate(_place(place), owner, line) for line, (place, owner) in sorted(found.items())
         ]
 
 
