@@ -130,6 +130,30 @@ async def test_the_redirect_keeps_the_uris_own_query_and_omits_a_missing_state(
 
 
 @pytest.mark.parametrize(
+    "registered",
+    [
+        "https://app.example/callback?flag",  # a bare name stays bare (was `flag=`)
+        "https://app.example/callback?q=%E9",  # a non-UTF-8 escape (was U+FFFD, `%EF%BF%BD`)
+        "https://app.example/callback?a=1;b=2",  # `;` kept as it is (was `a=1%3Bb%3D2`)
+        "https://app.example/callback?next=/a/b&x=a%20b",
+    ],
+)
+async def test_the_redirect_keeps_the_uris_own_query_byte_for_byte(
+    browser: Browser, runtime: Runtime, dev: DevelopmentSetup, registered: str
+) -> None:
+    # RFC 6749 §3.1.2: the registered URI's query MUST be retained; only `&code=...` is added.
+    app = make_public_app(runtime, redirect_uris=[registered])
+    await browser.open(app.authorize_url(state="s 1", redirect_uri=registered))
+    denied = await browser.submit(("decision", "deny"))
+    assert denied.headers["location"] == f"{registered}&error=access_denied&state=s+1"
+
+    await browser.open(app.authorize_url(state="s 1", redirect_uri=registered))
+    approved = (await browser.submit(("decision", "approve"))).headers["location"]
+
+    assert approved.startswith(f"{registered}&code=") and approved.endswith("&state=s+1")
+
+
+@pytest.mark.parametrize(
     ("query", "message"),
     [
         ("client_id=nope&redirect_uri=https://app.example/callback&scope=events:write",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import jinja2
 from starlette.requests import Request
@@ -155,9 +155,12 @@ def _render(template: str, status: int, **context: Any) -> Response:
 def _to_client(redirect_uri: str, **params: str | None) -> Response:
     """A redirect to the app's (validated) redirect URI, its own query kept."""
     parts = urlsplit(redirect_uri)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    query += [(name, value) for name, value in params.items() if value is not None]
-    return RedirectResponse(urlunsplit(parts._replace(query=urlencode(query))), 303, PAGE_HEADERS)
+    added = urlencode({name: value for name, value in params.items() if value is not None})
+    # Appended to the query as registered, not re-encoded (RFC 6749 §3.1.2: it MUST be
+    # retained): decoding and encoding it again turned `?flag` into `?flag=`, `;` into `%3B`
+    # and a non-UTF-8 escape into U+FFFD.
+    query = f"{parts.query}&{added}" if parts.query else added
+    return RedirectResponse(urlunsplit(parts._replace(query=query)), 303, PAGE_HEADERS)
 
 
 def _session(request: Request, runtime: Runtime) -> ConsentSession | None:
