@@ -387,6 +387,25 @@ async def test_admin_a_malformed_limit_or_cursor_is_a_400_not_a_500(
     assert_error_shape(response, 400)
 
 
+async def test_admin_products_of_a_company_that_does_not_exist_is_a_404_not_an_empty_page(
+    client: httpx.AsyncClient, dev: DevelopmentSetup
+) -> None:
+    from heedful.core import ids
+    from tests.conftest import ADMIN_TOKEN
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    missing = ids.COMPANY.encode(dev.company.id + 1000)
+
+    # A mistyped company read as an empty catalog, unlike the product and the other lookups.
+    unknown = await client.get(f"/admin/catalog/products?company={missing}", headers=admin)
+    malformed = await client.get("/admin/catalog/products?company=zz", headers=admin)
+
+    assert_error_shape(unknown, 404)
+    assert f"No company '{missing}'" in unknown.json()["error"]["message"]
+    assert_error_shape(malformed, 400)
+    assert "`company`" in malformed.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("position", 2**31), ("inventoryQuantity", 2**63), ("inventoryQuantity", -(2**63) - 1)],

@@ -7,6 +7,7 @@ import base64
 import binascii
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,6 +19,7 @@ from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest, NotFound
 from heedful.http.responses import json_response
 from heedful.runtime import Runtime
+from heedful.storage.models import Company
 
 MAX_LIMIT = 500
 
@@ -28,8 +30,17 @@ def _company(request: Request) -> int:
         raise InvalidRequest("Query parameter `company` (a company id) is required")
     company_id = ids.COMPANY.decode(raw)
     if company_id is None:
-        raise NotFound()
+        raise InvalidRequest("Query parameter `company` must be a company id")
     return company_id
+
+
+def _products_page(
+    session: Session, company_id: int, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    # A company that does not exist is a 404, not an empty catalog (a mistyped id looked empty).
+    if session.get(Company, company_id) is None:
+        raise NotFound(f"No company '{ids.COMPANY.encode(company_id)}'")
+    return service.products_page(session, company_id, after, limit)
 
 
 def _limit(request: Request) -> int:
@@ -61,7 +72,7 @@ def _encode_cursor(after: int) -> str:
 async def list_products(request: Request, runtime: Runtime) -> Response:
     """A company's ingested products with their variants, oldest first."""
     company_id, limit, after = _company(request), _limit(request), _cursor(request)
-    products, last = await runtime.read(service.products_page, company_id, after, limit)
+    products, last = await runtime.read(_products_page, company_id, after, limit)
     body: dict[str, Any] = {"products": products, "nextCursor": None}
     if last is not None:
         body["nextCursor"] = _encode_cursor(last)
