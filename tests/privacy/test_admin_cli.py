@@ -58,6 +58,21 @@ async def test_admin_lists_requests_with_state_and_finds_them_by_hash(
     assert coverage["uncovered"] == [] and "users" in coverage["tables"]
 
 
+async def test_admin_requests_of_a_company_that_does_not_exist_is_a_404_not_an_empty_list(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], run_jobs: Callable[[], int]
+) -> None:
+    from heedful.core import ids
+
+    await two_requests(client, dev_headers, run_jobs)
+    missing = ids.COMPANY.encode(1000)
+
+    # A mistyped company read as "no requests", unlike the other admin lookups.
+    found = await client.get(f"/admin/privacy/requests?company={missing}", headers=ADMIN)
+
+    assert found.status_code == 404, found.text
+    assert found.json()["error"]["message"] == f"No company '{missing}'"
+
+
 Heedful = Callable[[str], Result]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -9,10 +10,11 @@ from starlette.routing import Route
 from heedful.admin.guard import admin_only
 from heedful.core import ids
 from heedful.core.numbers import parse_digits
-from heedful.errors import InvalidRequest
+from heedful.errors import InvalidRequest, NotFound
 from heedful.http.responses import json_response
 from heedful.privacy import erasure, service
 from heedful.runtime import Runtime
+from heedful.storage.models import Company
 
 MAX_LIMIT = 500
 STATES = {"pending": False, "processed": True}
@@ -33,6 +35,8 @@ async def list_requests(request: Request, runtime: Runtime) -> Response:
     limit = parse_digits(query.get("limit", "100"), 6)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LIMIT}")
+    if company_id is not None:
+        await runtime.read(_require_company, company_id)
     found = await runtime.run(
         service.list_requests,
         company_id,
@@ -44,6 +48,12 @@ async def list_requests(request: Request, runtime: Runtime) -> Response:
         limit=limit,
     )
     return json_response({"requests": found})
+
+
+def _require_company(session: Session, company_id: int) -> None:
+    # A company that does not exist is a 404, not "no requests" (a mistyped id looked empty).
+    if session.get(Company, company_id) is None:
+        raise NotFound(f"No company '{ids.COMPANY.encode(company_id)}'")
 
 
 @admin_only
