@@ -82,7 +82,10 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.runtime = runtime
     app.state.metrics = metrics
-    return ObservedRequests(IngestionLane(app, {"/v1": API_ROUTES}), metrics)
+    # The signed upload URL's token is a credential: never in the request log.
+    return ObservedRequests(
+        IngestionLane(app, {"/v1": API_ROUTES}), metrics, token_prefixes=("/uploads/",)
+    )
 
 
 def _exact(routes: Sequence[BaseRoute]) -> Router:

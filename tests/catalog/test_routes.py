@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 from heedful.catalog import repository
 from heedful.catalog.validator import ErrorType
 from heedful.core.clock import FrozenClock
+from heedful.http.logs import JsonFormatter
 from heedful.jobs.worker import Worker
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
@@ -273,6 +276,24 @@ async def test_an_expired_or_tampered_url_is_refused(
     expired = await client.put(path, content=ndjson([product(1)]))
     assert_error_shape(expired, 403)
     assert "expired" in expired.json()["error"]["message"]
+
+
+async def test_the_request_log_never_holds_the_upload_urls_signed_token(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The token is the credential for the company's catalog: a refused PUT (too big, cut off)
+    or a stray GET leaves it valid for up to an hour, so the access log must not carry it."""
+    upload = await start(client, dev_headers)
+    path = upload_path(upload)
+    token = path.rsplit("/", 1)[1]
+    caplog.set_level(logging.DEBUG, logger="heedful")
+
+    assert (await client.get(path)).status_code == 405
+    assert (await client.put(path[:-1], content=b"{}")).status_code == 403
+
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name.startswith("heedful")]
+    assert [json.loads(line)["path"] for line in lines] == ["/uploads/{token}"] * 2
+    assert [line for line in lines if token[-20:] in line] == []
 
 
 async def test_a_second_put_after_processing_started_is_a_conflict(

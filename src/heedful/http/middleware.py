@@ -18,9 +18,14 @@ log = logging.getLogger("heedful.http")
 
 
 class ObservedRequests:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, token_prefixes: tuple[str, ...] = ()
+    ) -> None:
+        """`token_prefixes`: paths whose rest is a credential (a signed upload URL's token);
+        their log lines say `<prefix>{token}` instead."""
         self.app = app
         self.metrics = metrics
+        self.token_prefixes = token_prefixes
         self._request_ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,13 +56,19 @@ class ObservedRequests:
             elapsed = time.perf_counter() - started
             self._record(scope, state, int(status["code"]), elapsed)
 
+    def _loggable_path(self, path: str) -> str:
+        for prefix in self.token_prefixes:
+            if path.startswith(prefix):
+                return prefix + "{token}"
+        return path
+
     def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
         operation = state.get("operation_id") or _route_label(scope)
         self.metrics.observe(operation, status, elapsed)
         fields = {
             "request_id": state["request_id"],
             "method": scope["method"],
-            "path": scope["path"],
+            "path": self._loggable_path(scope["path"]),
             "operation": operation,
             "status": status,
             "duration_ms": round(elapsed * 1000, 2),
