@@ -93,3 +93,23 @@ def test_base_url_is_an_http_url(url: str) -> None:
     assert Settings(base_url="https://heedful.example.com/").public_base_url == (
         "https://heedful.example.com"
     )
+
+
+STRONG = "k" * 32
+
+
+@pytest.mark.parametrize("setting", ["admin_token", "catalog_signing_secret"])
+@pytest.mark.parametrize("value", ["changeme", "s3cret", "", "k" * 31])
+def test_production_refuses_a_weak_admin_token_or_signing_secret(setting: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=setting):
+        Settings(_env_file=None, env="production", secret_key=STRONG, **{setting: value})  # type: ignore[call-arg, arg-type]
+
+
+@pytest.mark.parametrize("setting", ["admin_token", "catalog_signing_secret"])
+def test_strong_or_unset_admin_token_and_signing_secret_pass_anywhere(setting: str) -> None:
+    production = Settings(_env_file=None, env="production", secret_key=STRONG, **{setting: STRONG})  # type: ignore[call-arg, arg-type]
+    assert getattr(production, setting).get_secret_value() == STRONG
+    unset = Settings(_env_file=None, env="production", secret_key=STRONG)  # type: ignore[call-arg, arg-type]
+    assert getattr(unset, setting) is None
+    development = Settings(_env_file=None, **{setting: "s3cret"})  # type: ignore[call-arg, arg-type]
+    assert getattr(development, setting).get_secret_value() == "s3cret"

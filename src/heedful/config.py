@@ -153,6 +153,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("admin_token", "catalog_signing_secret", mode="after")
+    @classmethod
+    def _strong_outside_development(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # The admin token opens every company's data; the signing secret forges upload URLs.
+        if value is None or info.data.get("env", "development") == "development":
+            return value
+        text = value.get_secret_value()
+        if text.lower() in PLACEHOLDER_SECRETS or len(text) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters "
+                "outside development (or unset)"
+            )
+        return value
+
     @field_validator("rate_limits", mode="before")
     @classmethod
     def _normalise_switch(cls, value: object) -> object:
