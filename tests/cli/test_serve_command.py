@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from heedful.cli import main
@@ -20,6 +21,7 @@ from heedful.config import Settings
 from heedful.oauth.scopes import KNOWN_SCOPES
 from heedful.runtime import Runtime
 from heedful.storage.db import Database
+from heedful.storage.models import Company
 from tests.cli.support import API_KEY, failed, succeeded, token_scopes
 
 # What `serve` exports for the app factory; the runner puts them back as they were.
@@ -57,9 +59,10 @@ def serve(
     )
     handed_over["signals"] = installed
 
-    def invoke(*args: str, columns: int = 100) -> Result:
+    def invoke(*args: str, columns: int = 100, **settings: str) -> Result:
         env: dict[str, str | None] = {name: None for name in EXPORTED}
         env["COLUMNS"] = str(columns)
+        env.update({f"HEEDFUL_{name.upper()}": value for name, value in settings.items()})
         return cli_runner.invoke(
             main.cli, ["serve", *args, "--database-url", database_url], env=env
         )
@@ -129,3 +132,21 @@ def test_a_port_out_of_range_is_one_error_line(
 
     assert "port" in failed(result)
     assert "app" not in handed_over  # uvicorn was never started
+
+
+PRODUCTION = {"env": "production", "secret_key": "k" * 32}
+
+
+def test_production_makes_no_development_tenant_unless_bootstrapped(
+    serve: Serve, runtime: Runtime
+) -> None:
+    plain = succeeded(serve(**PRODUCTION))
+    assert "Development API key" not in plain.stdout
+    assert not API_KEY.search(plain.stdout)
+    assert "no development company" in plain.stdout
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Company)) == 0
+
+    bootstrapped = succeeded(serve(**PRODUCTION, bootstrap_token="t" * 40))
+    assert "Development API key" in bootstrapped.stdout
+    assert token_scopes(runtime, "t" * 40) == set(KNOWN_SCOPES)

@@ -60,7 +60,12 @@ def serve(
     settings = make_settings(database_url, host=host, port=port)
     configure_logging(settings.log_level)
     with runtime_for(settings.database_url) as runtime:
-        _announce_development_setup(runtime)
+        # In production an all-scopes tenant and a key printed to the console are only made
+        # when asked for (HEEDFUL_BOOTSTRAP_TOKEN); companies and apps come from the CLI.
+        if settings.env == "development" or settings.bootstrap_token is not None:
+            _announce_development_setup(runtime)
+        else:
+            say("production: no development company; make companies and apps with the CLI")
     # The app factory (in each process when --workers > 1) rebuilds the settings from the
     # environment, so options given on the command line travel there too.
     os.environ["HEEDFUL_DATABASE_URL"] = settings.database_url
