@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from typer.testing import Result
 
 from heedful.oauth.bootstrap import DevelopmentSetup
@@ -105,6 +106,18 @@ def test_app_create_lists_redirect_uris_and_refuses_bad_ones(
 
     assert "redirect_uris: https://a.example/cb http://127.0.0.1:9/cb" in lines(made)
     assert "must be an absolute URI" in failed(bad)
+
+
+@pytest.mark.parametrize(
+    "uri", ["javascript:alert(1)", "JavaScript://x/%0aalert(1)", "data:text/html,hi", "vbscript:x"]
+)
+def test_a_redirect_uri_with_a_script_scheme_is_refused(uri: str, heedful: Heedful) -> None:
+    succeeded(heedful("company", "create", "Maker"))
+    bad = heedful(
+        "app", "create", "--company", "Maker", "--name", "x", "--scopes", "events:write",
+        "--redirect-uri", uri,
+    )  # fmt: skip
+    assert "must not use the" in failed(bad)
 
 
 def lines(result: Result) -> list[str]:

@@ -116,13 +116,21 @@ def create_application(
     return NewApplication(application, client_secret, api_key)
 
 
+# Schemes that make a browser run or render what follows instead of handing it to an app:
+# a consent redirect there would run script in the page of whoever approved.
+SCRIPT_SCHEMES = frozenset({"javascript", "data", "vbscript"})
+
+
 def check_redirect_uri(uri: str) -> None:
-    """A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2)."""
+    """A redirect URI must be absolute and carry no fragment (RFC 6749 §3.1.2); any scheme an
+    app can receive on is allowed (https, http, a native app's own: RFC 8252), script ones not."""
     parts = urlsplit(uri)
     if not parts.scheme or not (parts.netloc or parts.path) or "#" in uri or len(uri) > 2048:
         raise InvalidRequest(
             f"Redirect URI '{uri}' must be an absolute URI without a fragment (e.g. https://app/cb)"
         )
+    if parts.scheme.lower() in SCRIPT_SCHEMES:
+        raise InvalidRequest(f"Redirect URI '{uri}' must not use the {parts.scheme}: scheme")
 
 
 def rotate_client_secret(session: Session, application: Application) -> str:
