@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import secrets
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -13,6 +10,8 @@ from urllib.parse import urlsplit
 import phonenumbers
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from heedful.spec import operation_ids
 
 DEFAULT_SQLITE_URL = "sqlite:///.heedful/heedful.db"
 
@@ -33,18 +32,6 @@ MIN_SECRET_KEY_LENGTH = 32
 # (and the databases) can hold, and a timeout that long still fits the OS's timers. Larger,
 # `now + duration` overflowed at run time (a 500 on every token exchange, a dead dispatcher).
 MAX_SECONDS = 100 * 365 * 86400
-
-
-@functools.cache
-def spec_operation_ids() -> frozenset[str]:
-    """The operationIds of the pinned spec: what HEEDFUL_RATE_LIMIT_OVERRIDES may name."""
-    raw = resources.files("heedful.spec").joinpath("attentive-v1.json").read_bytes()
-    return frozenset(
-        operation["operationId"]
-        for item in json.loads(raw)["paths"].values()
-        for operation in item.values()
-        if isinstance(operation, dict) and "operationId" in operation
-    )
 
 
 class Settings(BaseSettings):
@@ -178,7 +165,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_operations(cls, value: dict[str, int]) -> dict[str, int]:
         # A misspelt operationId would be ignored without a word, leaving the old limit.
-        unknown = sorted(set(value) - spec_operation_ids())
+        unknown = sorted(set(value) - operation_ids())
         if unknown:
             raise ValueError(f"not an operationId of the spec: {', '.join(unknown)}")
         return value

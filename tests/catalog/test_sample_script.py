@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from heedful.ops.spec import load_spec
 from heedful.runtime import Runtime
+from heedful.spec import load_spec
 from tests.catalog.live import LiveServer
 from tests.catalog.support import ndjson, product
 

@@ -18,7 +18,7 @@ from heedful.catalog.validator import (
     check_line,
     validate_stream,
 )
-from heedful.ops.spec import load_spec
+from heedful.spec import load_spec
 from tests.catalog.support import ndjson, product
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heedful.http.middleware import ObservedRequests
 from heedful.ops.coverage import current_implemented
-from heedful.ops.spec import load_spec, spec_operations
+from heedful.spec import load_spec, spec_operations
 from tests.contract.paths import SPEC_FILE
 
 # The spec's server URL ends in /v1; in-process requests go to the same paths on the test host.

@@ -8,7 +8,7 @@ import pytest
 
 from heedful.ops import coverage
 from heedful.ops.coverage import current_implemented, render_coverage
-from heedful.ops.spec import spec_operations
+from heedful.spec import spec_operations
 from tests.contract.paths import COVERAGE_DOC
 
 ROW = re.compile(r"^\| (\w+) \| `(/v1/[^`]*)` \| `(\w+)` \| (.+) \| (yes|no) \|$", re.M)

@@ -8,7 +8,7 @@ from importlib import resources
 import httpx
 
 from heedful.ops.docs import reference, render_text
-from heedful.ops.spec import spec_operations
+from heedful.spec import spec_operations
 
 ARTICLE = re.compile(r'<article class="op" id="([^"]+)">(.*?)</article>', re.S)
 

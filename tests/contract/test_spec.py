@@ -7,7 +7,7 @@ import pytest
 
 from heedful.config import Settings
 from heedful.oauth.scopes import OPERATION_SCOPES
-from heedful.ops.spec import load_spec, spec_bytes
+from heedful.spec import load_spec, spec_bytes
 from tests.contract.paths import SHARED_SPEC, SPEC_FILE
 
 # Scopes heedful accepts beyond the spec's: newer vendor docs name `subscriptions:read` here.

@@ -20,7 +20,8 @@ from markupsafe import Markup, escape
 from starlette.routing import BaseRoute
 
 from heedful.oauth.scopes import OPERATION_SCOPES
-from heedful.ops.spec import SpecOperation, implemented_operation_ids, load_spec, spec_operations
+from heedful.ops.spec import implemented_operation_ids
+from heedful.spec import SpecOperation, load_spec, spec_operations
 
 TEMPLATE = "docs.html"
 

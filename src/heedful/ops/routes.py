@@ -9,8 +9,8 @@ from starlette.routing import Route
 
 from heedful.http.responses import json_response
 from heedful.ops.docs import render_docs_page
-from heedful.ops.spec import spec_bytes
 from heedful.runtime import Runtime
+from heedful.spec import spec_bytes
 
 
 async def healthz(request: Request) -> Response:
