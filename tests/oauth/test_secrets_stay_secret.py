@@ -151,3 +151,28 @@ async def test_no_secret_is_logged_stored_readable_or_answered(
         assert secret not in metrics, name
         assert [r.url for r in answers if secret in r.text] == [], name
         assert rows_holding(runtime, secret) == [], name
+
+
+def test_objects_carrying_a_secret_keep_it_out_of_their_repr() -> None:
+    """A repr reaches a log line through `%r`, an f-string or a debugger's dump: the value
+    objects that carry a secret in clear show everything else but the secret."""
+    from datetime import UTC, datetime
+
+    from heedful.messaging.transports import SmtpTransport
+    from heedful.oauth.service.tenants import NewApplication, NewCompany
+    from heedful.oauth.service.tokens import IssuedToken, TokenRequest
+    from heedful.webhooks.dispatcher import Outgoing
+
+    secret = "s3cret-value-0123456789"
+    carriers = [
+        SmtpTransport("smtp.example.com", 587, "starttls", "user", secret, "a@b.c", 5.0),
+        TokenRequest("authorization_code", secret, "https://x/cb", "client", secret),
+        IssuedToken(secret, secret, 3600, ("events:write",)),
+        NewCompany(company=None, admin_key=secret),  # type: ignore[arg-type]
+        NewApplication(application=None, client_secret=secret, api_key=secret),  # type: ignore[arg-type]
+        DevelopmentSetup(company=None, application=None, new_api_key=secret),  # type: ignore[arg-type]
+        Outgoing(1, 1, 1, "wh", "https://x", secret, b"{}", 1, datetime.now(UTC)),
+    ]
+    for carrier in carriers:
+        assert secret not in repr(carrier), type(carrier).__name__
+        assert type(carrier).__name__ in repr(carrier)

@@ -12,7 +12,7 @@ import email.errors
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Protocol
@@ -73,7 +73,7 @@ class SmtpTransport:
     port: int
     tls: str  # none | starttls | ssl
     username: str
-    password: str
+    password: str = field(repr=False)
     sender: str
     timeout: float
     name: str = SMTP

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,8 @@ DEFAULT_SIGNUP_SOURCES = (
 class DevelopmentSetup:
     company: Company
     application: Application
-    new_api_key: str | None  # set only when this call created a key (shown once)
+    # Set only when this call created a key (shown once).
+    new_api_key: str | None = field(repr=False)
 
 
 def ensure_development_setup(

@@ -126,7 +126,7 @@ class Outgoing:
     webhook_id: int
     public_id: str
     url: str
-    signing_key: str
+    signing_key: str = field(repr=False)
     body: bytes
     attempt: int
     created_at: datetime

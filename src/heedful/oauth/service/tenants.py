@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -37,14 +37,14 @@ class AuthContext:
 @dataclass(frozen=True)
 class NewCompany:
     company: Company
-    admin_key: str
+    admin_key: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class NewApplication:
     application: Application
-    client_secret: str
-    api_key: str
+    client_secret: str = field(repr=False)
+    api_key: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import jwt
@@ -25,16 +25,16 @@ class TokenRequest:
     """The fields of a token request, the client's credentials from the body or Basic auth."""
 
     grant_type: str | None
-    code: str | None
+    code: str | None = field(repr=False)
     redirect_uri: str | None
     client_id: str | None
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
 class IssuedToken:
-    access_token: str
-    id_token: str
+    access_token: str = field(repr=False)
+    id_token: str = field(repr=False)
     expires_in: int | None  # None: the token does not expire
     scopes: tuple[str, ...]
 
