@@ -30,13 +30,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class MotoS3:
+    """moto's S3 on a fixed port, which a test may take down and bring back (the objects and
+    buckets live in moto's process-wide state, so they outlast a restart)."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server: ThreadedMotoServer | None = None
+
+    def start(self) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+def moto_s3() -> Iterator[MotoS3]:
+    server = MotoS3()
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    yield server
     server.stop()
+
+
+@pytest.fixture
+def s3_endpoint(moto_s3: MotoS3) -> str:
+    return moto_s3.endpoint
 
 
 @pytest.fixture
@@ -132,6 +155,37 @@ async def test_an_object_whose_put_outlasted_the_url_is_still_processed(
     put = requests.put(upload["uploadUrl"], data=ndjson([product(1), product(2)]), timeout=10)
     assert put.status_code == 200
     clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    worker.run_until_idle()
+
+    final = await _status(client, dev_headers, upload["uploadId"])
+    assert (final["status"], final["productsProcessed"]) == ("completed", 2)
+
+
+async def test_the_watcher_outlasts_an_s3_outage_longer_than_its_retry_schedule(
+    client: httpx.AsyncClient,
+    dev_headers: dict[str, str],
+    worker: Worker,
+    runtime: Runtime,
+    moto_s3: MotoS3,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # S3 cannot be reached for longer than a job's 8 attempts with backoff last; the URL is
+    # still valid, so a PUT may still come: the watcher must not die of it.
+    upload = await _start(client, dev_headers)
+    clock = runtime.clock
+    moto_s3.stop()
+    try:
+        for _ in range(30):
+            clock.advance(timedelta(seconds=60))  # type: ignore[attr-defined]
+            worker.run_until_idle()
+    finally:
+        moto_s3.start()
+    assert (await _status(client, dev_headers, upload["uploadId"]))["status"] == "initialized"
+    assert "catalog storage unreachable; will look again" in caplog.messages
+
+    put = requests.put(upload["uploadUrl"], data=ndjson([product(1), product(2)]), timeout=10)
+    assert put.status_code == 200
+    clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     worker.run_until_idle()
 
     final = await _status(client, dev_headers, upload["uploadId"])

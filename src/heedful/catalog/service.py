@@ -19,6 +19,7 @@ Two passes over the file, each decoding a line once:
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 import secrets
 import socket
@@ -58,7 +59,10 @@ from heedful.catalog.validator import (
 from heedful.core.clock import Clock
 from heedful.errors import Conflict, NotFound
 from heedful.jobs.queue import enqueue
+from heedful.jobs.registry import RetryLater
 from heedful.storage.models.catalog import CatalogProduct, CatalogUpload, CatalogVariant
+
+log = logging.getLogger("heedful.catalog")
 
 PROCESS_JOB = "catalog.process"
 AWAIT_OBJECT_JOB = "catalog.await_object"
@@ -507,7 +511,7 @@ def await_object(
     upload = repository.lock_upload(session, company_id, upload_id)
     if upload is None or upload.status != INITIALIZED:
         return
-    found = probe(upload.location)
+    found = _probe_or_retry_later(probe, upload, clock.now())
     if found is not None:
         location = {**upload.location, "etag": found["etag"]}
         if found["size"] > processing.max_upload_bytes:
@@ -528,6 +532,24 @@ def await_object(
         company_id=company_id,
         delay=poll,
     )
+
+
+def _probe_or_retry_later(
+    probe: Callable[[dict[str, Any]], dict[str, Any] | None], upload: CatalogUpload, now: datetime
+) -> dict[str, Any] | None:
+    """A storage that cannot be reached (network, credentials, an outage) is no answer: while
+    a PUT may still land, the watcher asks again later without spending its attempts, however
+    long the outage lasts; past that, the failure dead-letters the job as any other."""
+    try:
+        return probe(upload.location)
+    except Exception as exc:
+        if now >= upload.expires_at + LATE_PUT_GRACE:
+            raise
+        log.warning(
+            "catalog storage unreachable; will look again",
+            extra={"upload_id": upload.public_id, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        raise RetryLater(f"storage check failed: {exc}", delay=LATE_PUT_POLL) from exc
 
 
 def _refuse_file(
