@@ -171,6 +171,38 @@ def test_messages_to_the_subjects_addresses_are_deleted_whoever_they_belong_to(
     assert left == ["o@example.com"]
 
 
+def test_an_erased_messages_id_is_never_given_to_a_later_message(runtime: Runtime) -> None:
+    # Message ids are public (webhook payloads, Message-ID headers) and name the message in its
+    # send job: SQLite would hand the erased newest message's id to the next one.
+    messages = Base.metadata.tables["messages"]
+    company_id = make_tenant(runtime).company.id
+    subject_id = make_user(runtime, company_id, PHONE, EMAIL)
+    other_id = make_user(runtime, company_id, ident.Identifier(ident.EMAIL, "o@example.com"))
+    row = {
+        "company_id": company_id,
+        "direction": "outbound",
+        "channel": "EMAIL",
+        "type": "WELCOME",
+        "language": "en",
+        "body": "Hi",
+        "status": "sent",
+        "attempts": 1,
+        "created_at": runtime.clock.now(),
+    }
+    with runtime.db.transaction() as session:
+        session.execute(insert(messages), [{**row, "user_id": subject_id, "address": "s@e.com"}])
+        erased_id = session.scalar(select(func.max(messages.c.id)))
+
+    erase(runtime, company_id, PHONE)
+    with runtime.db.transaction() as session:
+        session.execute(
+            insert(messages), [{**row, "user_id": other_id, "address": "o@example.com"}]
+        )
+        (later_id,) = session.scalars(select(messages.c.id)).all()
+
+    assert later_id > erased_id
+
+
 def test_attempt_answers_quoting_the_subject_are_cleared(runtime: Runtime) -> None:
     company_id = make_tenant(runtime).company.id
     webhook(runtime, company_id)

@@ -13,9 +13,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from heedful.runtime import Runtime
 from heedful.storage import migrate
 from heedful.storage.db import Database
 from heedful.storage.models import Base
+from tests.factories import make_tenant
 
 
 def test_migrations_build_the_schema_from_empty(db: Database) -> None:
@@ -34,6 +36,35 @@ def test_migrations_match_the_models(db: Database) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
 
     assert diff == [], "models and migrations disagree; add a migration"
+
+
+def test_rebuilding_messages_for_never_reused_ids_keeps_rows_and_foreign_keys(
+    db: Database, runtime: Runtime
+) -> None:
+    migrate.downgrade(db.engine, "messaging_0001")
+    company_id = make_tenant(runtime).company.id
+    with db.engine.begin() as conn:
+        user_id = conn.execute(
+            text(
+                "INSERT INTO users (company_id, created_at) VALUES (:c, '2026-01-01') RETURNING id"
+            ),
+            {"c": company_id},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO messages (company_id, user_id, direction, channel, type, language,"
+                " address, body, status, attempts, created_at) VALUES (:c, :u, 'outbound',"
+                " 'EMAIL', 'WELCOME', 'en', 'a@b.c', 'Hi', 'sent', 1, '2026-01-01')"
+            ),
+            {"c": company_id, "u": user_id},
+        )
+
+    migrate.upgrade(db.engine)
+
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT address FROM messages")).scalars().all() == ["a@b.c"]
+        conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
+        assert conn.execute(text("SELECT count(*) FROM messages")).scalar() == 0  # cascaded
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(db: Database) -> None:

@@ -112,6 +112,23 @@ async def test_delete_answers_204_and_the_webhook_is_gone(
     assert_error_shape(update, 404)
 
 
+async def test_a_deleted_webhooks_id_is_never_given_to_another(
+    client: httpx.AsyncClient, dev_headers: dict[str, str]
+) -> None:
+    # A client retrying the DELETE of its old webhook (its first answer lost) must not delete
+    # the one it made since; SQLite reuses the highest rowid unless told not to.
+    old = await create(client, dev_headers)
+    assert (
+        await client.delete(f"/v1/webhooks/{old['id']}", headers=dev_headers)
+    ).status_code == 204
+
+    new = await create(client, dev_headers)
+
+    assert new["id"] != old["id"]
+    retried = await client.delete(f"/v1/webhooks/{old['id']}", headers=dev_headers)
+    assert_error_shape(retried, 404)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -40,7 +40,12 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_messages_company_address", "company_id", "address"),)
+    # Never reuse an id on SQLite: ids are public (webhook payloads, Message-ID headers) and
+    # name the message in its send job, and erasure may delete the newest message.
+    __table_args__ = (
+        Index("ix_messages_company_address", "company_id", "address"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class MessageTemplate(Base):
