@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from heedful.app import create_app
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
 from heedful.storage.models.oauth import AuthorizationCode, Installation
@@ -54,6 +55,25 @@ async def test_install_in_development_then_call_the_api(
     assert me.json()["applicationName"] == public_app.name
     assert me.json()["companyName"] == "Dev Company"
     assert base64.b64decode(me.json()["companyId"] + "==") == f"07:Company{dev.company.id}".encode()
+
+
+@pytest.mark.parametrize(("base_url", "secure"), [("https://api.shop.example", True), ("", False)])
+async def test_the_sign_in_cookie_is_secure_behind_a_tls_proxy(
+    production_runtime: Runtime,
+    public_app: PublicApp,
+    base_url: str,
+    secure: bool,
+) -> None:
+    # TLS ends at the proxy: heedful sees http, but browsers reach it at an https base URL,
+    # and must never send the session cookie in clear.
+    settings = production_runtime.settings.model_copy(update={"base_url": base_url})
+    runtime = Runtime(settings, production_runtime.db, production_runtime.clock)
+    transport = httpx.ASGITransport(app=create_app(settings, runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        login = await Browser(http).open(public_app.authorize_url())
+
+    assert login.status_code == 200
+    assert ("; secure" in login.headers["set-cookie"].lower()) is secure
 
 
 async def test_install_in_production_signs_in_with_the_admin_key(

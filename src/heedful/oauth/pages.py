@@ -176,7 +176,10 @@ def _keep(request: Request, response: Response, runtime: Runtime, session: Conse
         path=sessions.COOKIE_PATH,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        # Behind a proxy that ends TLS heedful sees http; the public base URL says how
+        # browsers reach it.
+        secure=request.url.scheme == "https"
+        or runtime.settings.public_base_url.startswith("https://"),
     )
 
 
