@@ -6,10 +6,13 @@ import httpx
 import pytest
 from typer.testing import Result
 
+from heedful.core import ids
 from heedful.oauth.bootstrap import DevelopmentSetup
 from heedful.runtime import Runtime
+from tests.conftest import ADMIN_TOKEN
 from tests.oauth.conftest import Heedful
 from tests.oauth.support import Browser, PublicApp, bearer, exchange, install
+from tests.webhooks.support import deliveries, emit
 
 
 async def test_uninstall_revokes_every_token_and_pending_code(
@@ -141,3 +144,58 @@ def failed(result: Result) -> str:
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.startswith("error: "), result.stderr
     return result.stderr
+
+
+HOOK = {"url": "https://example.com/hooks", "events": ["sms.sent"]}
+
+
+async def _installed_token(client: httpx.AsyncClient, browser: Browser, app: PublicApp) -> str:
+    code = await install(browser, app, scope="webhooks:write")
+    return str((await exchange(client, app, code)).json()["access_token"])
+
+
+async def test_an_apps_webhooks_are_its_own_among_the_companys_apps(
+    browser: Browser, client: httpx.AsyncClient, dev: DevelopmentSetup, public_app: PublicApp
+) -> None:
+    # Two apps installed on one company (the vendor's ids name a CompanyApplicationWebhook):
+    # neither lists, changes nor deletes the other's webhooks.
+    app_token = bearer(await _installed_token(client, browser, public_app))
+    dev_key = {"Authorization": f"Bearer {dev.new_api_key}"}
+    made = (await client.post("/v1/webhooks", json=HOOK, headers=app_token)).json()
+    own = (await client.post("/v1/webhooks", json=HOOK, headers=dev_key)).json()
+
+    listed = (await client.get("/v1/webhooks", headers=dev_key)).json()["webhooks"]
+    assert [hook["id"] for hook in listed] == [own["id"]]
+    path = f"/v1/webhooks/{made['id']}"
+    assert (await client.put(path, json={"disabled": True}, headers=dev_key)).status_code == 404
+    assert (await client.delete(path, headers=dev_key)).status_code == 404
+    mine = (await client.get("/v1/webhooks", headers=app_token)).json()["webhooks"]
+    assert [(hook["id"], "disabledAt" in hook) for hook in mine] == [(made["id"], False)]
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    shown = [
+        await client.get(f"/admin/webhooks/{hook['id']}", headers=admin) for hook in (made, own)
+    ]
+    owners = {answer.json()["webhook"]["applicationId"] for answer in shown}
+    assert len(owners) == 2 and None not in owners
+
+
+async def test_uninstalling_an_app_deletes_its_webhooks_and_their_pending_deliveries(
+    browser: Browser, client: httpx.AsyncClient, heedful: Heedful, dev: DevelopmentSetup,
+    public_app: PublicApp, runtime: Runtime,
+) -> None:  # fmt: skip
+    # An uninstalled app must stop receiving the company's subscribers' data.
+    app_token = bearer(await _installed_token(client, browser, public_app))
+    dev_key = {"Authorization": f"Bearer {dev.new_api_key}"}
+    made = (await client.post("/v1/webhooks", json=HOOK, headers=app_token)).json()
+    own = (await client.post("/v1/webhooks", json=HOOK, headers=dev_key)).json()
+    emit(runtime, dev.company.id)  # one delivery each, not yet sent
+
+    succeeded(heedful("app", "uninstall", "--app", public_app.name, "--company", "Dev Company"))
+    emit(runtime, dev.company.id)
+
+    by_hook = {}
+    for delivery in deliveries(runtime):
+        by_hook.setdefault(ids.WEBHOOK.encode(delivery.webhook_id), []).append(delivery.state)
+    assert by_hook == {made["id"]: ["cancelled"], own["id"]: ["pending", "pending"]}
+    listed = (await client.get("/v1/webhooks", headers=dev_key)).json()["webhooks"]
+    assert [hook["id"] for hook in listed] == [own["id"]]

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, func, insert, inspect, select
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, func, insert, select
 
 from heedful.core.clock import FrozenClock
 from heedful.identity import identifiers as ident
@@ -25,6 +25,7 @@ from heedful.webhooks import service as webhooks
 from heedful.webhooks.payloads import Subscriber
 from tests.factories import make_tenant
 from tests.privacy.conftest import PATH
+from tests.storage.schema import real_foreign_keys
 
 PHONE = ident.Identifier(ident.PHONE, "+13115552368")
 EMAIL = ident.Identifier(ident.EMAIL, "subject@example.com")
@@ -307,18 +308,13 @@ def test_erasure_refuses_to_run_while_a_table_is_uncovered(
 def test_declared_cascades_are_enforced_by_the_database(runtime: Runtime) -> None:
     """Erasure deletes children itself, but ON DELETE CASCADE must also hold on both databases:
     every declared cascade is in the real schema, and one is exercised."""
-    inspector = inspect(runtime.db.engine)
     for table in Base.metadata.sorted_tables:
-        reflected = {
-            (tuple(fk["constrained_columns"]), fk["referred_table"]): fk.get("options", {})
-            for fk in inspector.get_foreign_keys(table.name)
-        }
+        real = real_foreign_keys(runtime.db.engine, table.name)
         for constraint in table.foreign_key_constraints:
             key = (tuple(c.name for c in constraint.columns), constraint.referred_table.name)
-            assert key in reflected, (table.name, key)
+            assert key in real, (table.name, key)
             declared = (constraint.ondelete or "").upper()
-            actual = str(reflected[key].get("ondelete") or "").upper()
-            assert actual == declared, (table.name, key, actual, declared)
+            assert real[key] == declared, (table.name, key, real[key], declared)
 
     company_id = make_tenant(runtime).company.id
     webhook(runtime, company_id)

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -18,6 +19,7 @@ from heedful.storage import migrate
 from heedful.storage.db import Database
 from heedful.storage.models import Base
 from tests.factories import make_tenant
+from tests.storage.schema import real_foreign_keys
 
 
 def test_migrations_build_the_schema_from_empty(db: Database) -> None:
@@ -31,11 +33,30 @@ def test_migrations_build_the_schema_from_empty(db: Database) -> None:
     assert set(Base.metadata.tables) <= set(inspect(db.engine).get_table_names())
 
 
+# Foreign keys SQLite can only add to an existing table in a column's definition (rebuilding a
+# referenced table would cascade-delete its children), where SQLAlchemy's reflection reads
+# neither their name nor their ON DELETE: compared through PRAGMA foreign_key_list instead.
+COLUMN_LEVEL_SQLITE_FKS = {("webhooks", "application_id", "applications", "CASCADE")}
+
+
 def test_migrations_match_the_models(db: Database) -> None:
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    if db.dialect == "sqlite":
+        diff = [change for change in diff if not _column_level_fk(change)]
+        for table, column, parent, on_delete in COLUMN_LEVEL_SQLITE_FKS:
+            real = real_foreign_keys(db.engine, table)
+            assert real.get(((column,), parent)) == on_delete, (table, column)
 
     assert diff == [], "models and migrations disagree; add a migration"
+
+
+def _column_level_fk(change: Any) -> bool:
+    if not isinstance(change, tuple) or change[0] not in ("add_fk", "remove_fk"):
+        return False
+    fk = change[1]
+    (column,) = fk.column_keys
+    return any((fk.table.name, column) == known[:2] for known in COLUMN_LEVEL_SQLITE_FKS)
 
 
 def test_rebuilding_messages_for_never_reused_ids_keeps_rows_and_foreign_keys(
@@ -65,6 +86,37 @@ def test_rebuilding_messages_for_never_reused_ids_keeps_rows_and_foreign_keys(
         assert conn.execute(text("SELECT address FROM messages")).scalars().all() == ["a@b.c"]
         conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
         assert conn.execute(text("SELECT count(*) FROM messages")).scalar() == 0  # cascaded
+
+
+def test_webhooks_owned_by_apps_keeps_every_webhook_and_delivery(
+    db: Database, runtime: Runtime
+) -> None:
+    migrate.downgrade(db.engine, "webhooks_0001")
+    company_id = make_tenant(runtime).company.id
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO webhooks (id, company_id, url, events, type, signing_key,"
+                " created_at, updated_at, consecutive_failures) VALUES (7, :c,"
+                " 'https://x.test/h', '[\"sms.sent\"]', 'INSTALLED', 'k', '2026-01-01',"
+                " '2026-01-01', 0)"
+            ),
+            {"c": company_id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (company_id, webhook_id, public_id, event_type,"
+                " body, state, attempts, created_at) VALUES (:c, 7, 'd-1', 'sms.sent', '{}',"
+                " 'pending', 0, '2026-01-01')"
+            ),
+            {"c": company_id},
+        )
+
+    migrate.upgrade(db.engine)
+
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT application_id FROM webhooks")).all() == [(None,)]
+        assert conn.execute(text("SELECT public_id FROM webhook_deliveries")).all() == [("d-1",)]
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(db: Database) -> None:

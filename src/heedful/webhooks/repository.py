@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from heedful.storage.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
@@ -21,10 +21,36 @@ PENDING, SENDING, SUCCEEDED, FAILED, CANCELLED = (
 OPEN_STATES = (PENDING, SENDING)
 
 
-def webhooks_of(session: Session, company_id: int) -> Sequence[Webhook]:
-    """The company's webhooks that still exist (enabled or disabled), oldest first."""
-    stmt = select(Webhook).where(Webhook.company_id == company_id, Webhook.deleted_at.is_(None))
+def _seen_by(application_id: int | None) -> ColumnElement[bool]:
+    """An app sees its own webhooks and those no app owns; no app given: every webhook."""
+    if application_id is None:
+        return true()
+    return or_(Webhook.application_id == application_id, Webhook.application_id.is_(None))
+
+
+def webhooks_of(
+    session: Session, company_id: int, application_id: int | None = None
+) -> Sequence[Webhook]:
+    """The company's webhooks that still exist (enabled or disabled) and that the app sees,
+    oldest first."""
+    stmt = select(Webhook).where(
+        Webhook.company_id == company_id,
+        Webhook.deleted_at.is_(None),
+        _seen_by(application_id),
+    )
     return session.scalars(stmt.order_by(Webhook.id)).all()
+
+
+def owned_by_application(
+    session: Session, company_id: int, application_id: int
+) -> Sequence[Webhook]:
+    """The webhooks the app made in the company that still exist, locked (uninstalling)."""
+    stmt = select(Webhook).where(
+        Webhook.company_id == company_id,
+        Webhook.application_id == application_id,
+        Webhook.deleted_at.is_(None),
+    )
+    return session.scalars(stmt.order_by(Webhook.id).with_for_update()).all()
 
 
 def enabled_webhooks_of(session: Session, company_id: int) -> Sequence[Webhook]:
@@ -37,7 +63,12 @@ def enabled_webhooks_of(session: Session, company_id: int) -> Sequence[Webhook]:
 
 
 def webhook(
-    session: Session, company_id: int, webhook_id: int, *, lock: bool = False
+    session: Session,
+    company_id: int,
+    webhook_id: int,
+    *,
+    application_id: int | None = None,
+    lock: bool = False,
 ) -> Webhook | None:
     """`lock`: for a change that depends on what is read (PostgreSQL then re-checks the
     row once a concurrent change commits; SQLite runs one writer at a time anyway)."""
@@ -45,6 +76,7 @@ def webhook(
         Webhook.id == webhook_id,
         Webhook.company_id == company_id,
         Webhook.deleted_at.is_(None),
+        _seen_by(application_id),
     )
     return session.scalars(stmt.with_for_update() if lock else stmt).first()
 

@@ -62,8 +62,11 @@ def _development(request: ApiRequest) -> bool:
 
 @operation("getWebhooks")
 async def get_webhooks(request: ApiRequest) -> Response:
-    """The company's webhooks (enabled and disabled; deleted ones are gone)."""
-    hooks = await request.read(service.list_webhooks, request.auth.company_id)
+    """The calling app's webhooks in its company (enabled and disabled; deleted ones are
+    gone); another app's are not shown."""
+    hooks = await request.read(
+        service.list_webhooks, request.auth.company_id, request.auth.application_id
+    )
     return json_response(GetWebhooksResponseDto(webhooks=[_listed(hook) for hook in hooks]))
 
 
@@ -78,6 +81,7 @@ async def create_webhook(request: ApiRequest) -> Response:
         body.url,
         body.events,
         development=_development(request),
+        application_id=request.auth.application_id,
     )
     return json_response(_created(hook), 201)
 
@@ -95,6 +99,7 @@ async def update_webhook(request: ApiRequest) -> Response:
         events=_given(body.events),
         disabled=_given(body.disabled),
         development=_development(request),
+        application_id=request.auth.application_id,
     )
     return json_response(_created(hook, UpdateWebhookResponseDto))
 
@@ -107,6 +112,7 @@ async def delete_webhook(request: ApiRequest) -> Response:
         request.runtime.clock,
         request.auth.company_id,
         request.path_params["webhookId"],
+        request.auth.application_id,
     )
     return Response(status_code=204)
 

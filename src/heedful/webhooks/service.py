@@ -57,8 +57,11 @@ def disabled_at_text(moment: datetime | None) -> str | None:
 # --- management -------------------------------------------------------------------------------
 
 
-def list_webhooks(session: Session, company_id: int) -> Sequence[Webhook]:
-    return repository.webhooks_of(session, company_id)
+def list_webhooks(
+    session: Session, company_id: int, application_id: int | None = None
+) -> Sequence[Webhook]:
+    """What `application_id`'s app sees (its own, and those no app owns); None: every one."""
+    return repository.webhooks_of(session, company_id, application_id)
 
 
 def create_webhook(
@@ -69,10 +72,13 @@ def create_webhook(
     events: Sequence[str],
     *,
     development: bool,
+    application_id: int | None = None,
 ) -> Webhook:
+    """`application_id`: the app making it, the only one that sees it from then on."""
     now = clock.now()
     hook = Webhook(
         company_id=company_id,
+        application_id=application_id,
         url=validate_url(url, development=development),
         events=validate_events(events),
         type=INSTALLED,
@@ -99,9 +105,10 @@ def update_webhook(
     events: Sequence[str] | None = None,
     disabled: bool | None = None,
     development: bool,
+    application_id: int | None = None,
 ) -> Webhook:
     """Change what is given; `disabled: true` disables (pending retries stop), `false` enables."""
-    hook = _owned(session, company_id, public_id)
+    hook = _owned(session, company_id, public_id, application_id)
     now = clock.now()
     if url is not None:
         hook.url = validate_url(url, development=development)
@@ -119,21 +126,48 @@ def update_webhook(
     return hook
 
 
-def delete_webhook(session: Session, clock: Clock, company_id: int, public_id: str) -> None:
+def delete_webhook(
+    session: Session,
+    clock: Clock,
+    company_id: int,
+    public_id: str,
+    application_id: int | None = None,
+) -> None:
     """Gone from the API at once; pending retries stop. Its delivery log stays for operators."""
-    hook = _owned(session, company_id, public_id)
+    _retire(session, _owned(session, company_id, public_id, application_id), clock.now())
+
+
+def delete_application_webhooks(
+    session: Session, clock: Clock, company_id: int, application_id: int
+) -> int:
+    """The app is uninstalled from the company: the webhooks it made there are deleted (no
+    more of the company's data goes to it); returns how many."""
+    hooks = repository.owned_by_application(session, company_id, application_id)
     now = clock.now()
+    for hook in hooks:
+        _retire(session, hook, now)
+    return len(hooks)
+
+
+def _retire(session: Session, hook: Webhook, now: datetime) -> None:
     hook.deleted_at = now
     if hook.disabled_at is None:
         hook.disabled_at = now
     hook.updated_at = now
-    repository.cancel_open_deliveries(session, company_id, hook.id, now)
+    repository.cancel_open_deliveries(session, hook.company_id, hook.id, now)
 
 
-def _owned(session: Session, company_id: int, public_id: str) -> Webhook:
-    """The webhook, locked: an update or delete racing a delete then finds it gone (404)."""
+def _owned(
+    session: Session, company_id: int, public_id: str, application_id: int | None
+) -> Webhook:
+    """The webhook, locked: an update or delete racing a delete then finds it gone (404).
+    Another app's webhook is not found either."""
     number = ids.WEBHOOK.decode(public_id)
-    hook = None if number is None else repository.webhook(session, company_id, number, lock=True)
+    hook = None
+    if number is not None:
+        hook = repository.webhook(
+            session, company_id, number, application_id=application_id, lock=True
+        )
     if hook is None:
         raise NotFound(f"Webhook `webhookId` {public_id!r} not found")
     return hook

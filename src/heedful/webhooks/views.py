@@ -21,6 +21,10 @@ def webhook_view(hook: Webhook, *, with_key: bool) -> dict[str, Any]:
         "type": hook.type,
         "events": list(hook.events),
         "companyId": ids.COMPANY.encode(hook.company_id),
+        # The app that made it (only that app sees it), or null: made before apps owned theirs.
+        "applicationId": None
+        if hook.application_id is None
+        else ids.APPLICATION.encode(hook.application_id),
         "disabledAt": disabled_at_text(hook.disabled_at),
         "deletedAt": disabled_at_text(hook.deleted_at),
         "consecutiveFailures": hook.consecutive_failures,

@@ -17,6 +17,7 @@ from heedful.oauth import repository
 from heedful.oauth.scopes import SCOPE_DESCRIPTIONS, parse_requested_scopes
 from heedful.storage.models import Application, Company
 from heedful.storage.models.oauth import AuthorizationCode, Installation
+from heedful.webhooks import service as webhooks
 
 CODE_LIFETIME = timedelta(minutes=10)
 AUTHORIZE_PARAMETERS = ("client_id", "redirect_uri", "scope", "state", "response_type")
@@ -159,7 +160,8 @@ def approve(
 
 
 def uninstall(session: Session, clock: Clock, application: Application, company: Company) -> int:
-    """Revoke the installation and every token issued through it; returns how many tokens."""
+    """Revoke the installation and every token issued through it, and delete the webhooks the
+    app made in the company; returns how many tokens were revoked."""
     installation = repository.installation(session, company.id, application.id)
     if installation is None or installation.revoked_at is not None:
         raise NotFound(f"Application '{application.name}' is not installed on '{company.name}'")
@@ -168,6 +170,8 @@ def uninstall(session: Session, clock: Clock, application: Application, company:
     installation.updated_at = now
     repository.delete_unused_codes(session, company.id, installation.id)
     revoked = repository.revoke_installation_tokens(session, company.id, installation.id, now)
+    # No more of the company's data goes to the app: the webhooks it made there go too.
+    webhooks.delete_application_webhooks(session, clock, company.id, application.id)
     session.flush()
     return revoked
 

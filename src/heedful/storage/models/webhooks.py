@@ -17,6 +17,12 @@ class Webhook(Base):
     company_id: Mapped[int] = mapped_column(
         ForeignKey("companies.id", ondelete="CASCADE"), index=True
     )
+    # The app that made it through the API: only that app sees it, and uninstalling the app
+    # deletes it (the vendor's ids name a CompanyApplicationWebhook). Null for webhooks made
+    # before apps owned theirs: every app of the company sees those.
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
     url: Mapped[str] = mapped_column(String(2048))
     events: Mapped[list[str]] = mapped_column(JSON)
     type: Mapped[str] = mapped_column(String(16))
