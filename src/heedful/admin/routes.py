@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
+from heedful.admin.jobs import routes as jobs_admin_routes
 from heedful.admin.schemas import CreateCompanyRequest
 from heedful.catalog.admin import routes as catalog_admin_routes
 from heedful.core import ids
@@ -74,4 +75,5 @@ routes = [
     *privacy_admin_routes,
     *subscriptions_admin_routes,
     *messaging_admin_routes,
+    *jobs_admin_routes,
 ]

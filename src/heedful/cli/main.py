@@ -16,6 +16,7 @@ from rich.text import Text
 
 from heedful.cli.catalog import catalog_app
 from heedful.cli.common import DatabaseUrlOption, console, make_settings, runtime_for, say
+from heedful.cli.jobs import jobs_app
 from heedful.cli.messaging import messages_app
 from heedful.cli.privacy import privacy_app
 from heedful.cli.subscriptions import signup_source_app, sms_app
@@ -46,6 +47,7 @@ cli.add_typer(signup_source_app, name="signup-source")
 cli.add_typer(sms_app, name="sms")
 cli.add_typer(messages_app, name="messages")
 cli.add_typer(privacy_app, name="privacy")
+cli.add_typer(jobs_app, name="jobs")
 
 
 @cli.command()

@@ -23,7 +23,9 @@ def privacy_list(
     company: Annotated[
         str | None, typer.Option(help="Company id or name [default: every company]")
     ] = None,
-    state: Annotated[str | None, typer.Option(help="pending or processed [default: both]")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="pending, failed or processed [default: all]")
+    ] = None,
     phone: Annotated[
         str | None, typer.Option(help="Only requests about this phone (by keyed hash)")
     ] = None,
@@ -35,8 +37,8 @@ def privacy_list(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """List delete requests, newest first, with masked identifiers and their state."""
-    if state not in (None, "pending", "processed"):
-        raise typer.BadParameter("must be pending or processed", param_hint="--state")
+    if state is not None and state not in service.LISTING_STATES:
+        raise typer.BadParameter("must be pending, failed or processed", param_hint="--state")
 
     def find(session: Session, runtime: Runtime) -> list[dict[str, Any]]:
         company_id = oauth_service.find_company(session, company).id if company else None
@@ -44,7 +46,8 @@ def privacy_list(
             session,
             company_id,
             service.PrivacyPolicy.from_settings(runtime.settings),
-            processed=None if state is None else state == "processed",
+            processed=None if state is None else service.LISTING_STATES[state][0],
+            failed=None if state is None else service.LISTING_STATES[state][1],
             phone=phone,
             email=email,
             limit=limit,
@@ -74,6 +77,13 @@ def privacy_list(
             Text(_deleted(item["outcome"])),
         )
     console.print(table)
+    for item in found:
+        if item["state"] == "failed":
+            # The reason and the way out: fix the cause, then run the dead job again.
+            say(
+                f"{item['id']}: delete job {item['failedJobId']} is dead: {item['lastError']}"
+                f" (fix the cause, then: heedful jobs retry {item['failedJobId']})"
+            )
 
 
 def _deleted(outcome: dict[str, Any] | None) -> str:

@@ -17,12 +17,12 @@ from heedful.runtime import Runtime
 from heedful.storage.models import Company
 
 MAX_LIMIT = 500
-STATES = {"pending": False, "processed": True}
 
 
 @admin_only
 async def list_requests(request: Request, runtime: Runtime) -> Response:
-    """`?company=` `?state=pending|processed` `?phone=` `?email=` `?clientUserId=` `?limit=`."""
+    """`?company=` `?state=pending|failed|processed` `?phone=` `?email=` `?clientUserId=`
+    `?limit=`."""
     query = request.query_params
     company_id = None
     if "company" in query:
@@ -30,8 +30,8 @@ async def list_requests(request: Request, runtime: Runtime) -> Response:
         if company_id is None:
             raise InvalidRequest("`company` must be a company id")
     state = query.get("state")
-    if state is not None and state not in STATES:
-        raise InvalidRequest("`state` must be pending or processed")
+    if state is not None and state not in service.LISTING_STATES:
+        raise InvalidRequest("`state` must be pending, failed or processed")
     limit = parse_digits(query.get("limit", "100"), 6)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {MAX_LIMIT}")
@@ -41,7 +41,8 @@ async def list_requests(request: Request, runtime: Runtime) -> Response:
         service.list_requests,
         company_id,
         service.PrivacyPolicy.from_settings(runtime.settings),
-        processed=None if state is None else STATES[state],
+        processed=None if state is None else service.LISTING_STATES[state][0],
+        failed=None if state is None else service.LISTING_STATES[state][1],
         phone=query.get("phone"),
         email=query.get("email"),
         client_user_id=query.get("clientUserId"),

@@ -3,7 +3,7 @@ it may not)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -40,15 +40,21 @@ def listing(
     *,
     processed: bool | None = None,
     hashes: Sequence[str] = (),
+    among: Collection[int] | None = None,
+    besides: Collection[int] = (),
     limit: int = 100,
 ) -> Sequence[PrivacyRequest]:
-    """Newest first. Unscoped when `company_id` is None: only the operator (admin API, CLI)
-    lists across companies."""
+    """Newest first; only the ids in `among` (when given), none in `besides`. Unscoped when
+    `company_id` is None: only the operator (admin API, CLI) lists across companies."""
     stmt = select(PrivacyRequest).order_by(PrivacyRequest.id.desc()).limit(limit)
     if company_id is not None:
         stmt = stmt.where(PrivacyRequest.company_id == company_id)
     if processed is not None:
         stmt = stmt.where(PrivacyRequest.processed == processed)
+    if among is not None:
+        stmt = stmt.where(PrivacyRequest.id.in_(list(among)))
+    if besides:
+        stmt = stmt.where(PrivacyRequest.id.not_in(list(besides)))
     if hashes:
         stmt = stmt.where(
             or_(

@@ -23,10 +23,12 @@ from heedful.core import ids
 from heedful.core.clock import Clock
 from heedful.errors import InvalidRequest, NotFound
 from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
+from heedful.jobs import inspect as job_inspect
 from heedful.jobs.queue import enqueue
 from heedful.privacy import erasure, repository, subject
 from heedful.privacy.schemas import PrivacyRequestAddDeleteEventDto, PrivacyRequestDto
 from heedful.privacy.subject import Subject
+from heedful.storage.models import Job
 from heedful.storage.models.privacy import PrivacyRequest
 
 DELETE_JOB = "privacy.delete"
@@ -36,6 +38,13 @@ NEITHER_IDENTIFIER = "Must either specify subscriberPhone or subscriberEmail"
 DEVELOPMENT_HASH_KEY = "heedful-development-privacy-hash-key"
 PUBLIC_ID_LENGTH = 20
 _ALPHABET = string.ascii_lowercase + string.digits
+# The operator's states -> list_requests(processed=, failed=): `pending` and `failed` are both
+# unprocessed; a failed one's delete job is dead.
+LISTING_STATES: dict[str, tuple[bool, bool | None]] = {
+    "pending": (False, False),
+    "failed": (False, True),
+    "processed": (True, None),
+}
 
 
 @dataclass(frozen=True)
@@ -192,12 +201,14 @@ def list_requests(
     policy: PrivacyPolicy,
     *,
     processed: bool | None = None,
+    failed: bool | None = None,
     phone: str | None = None,
     email: str | None = None,
     client_user_id: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """The operator's view; `phone`/`email`/`client_user_id` find requests by keyed hash."""
+    """The operator's view; `phone`/`email`/`client_user_id` find requests by keyed hash.
+    `failed`: only requests whose delete job is dead (True), or none of those (False)."""
     wanted: list[Identifier] = []
     if phone:
         wanted.append(subject.phone(phone, policy.region, "phone"))
@@ -206,8 +217,17 @@ def list_requests(
     if client_user_id:
         wanted.append(subject.client_user_id(client_user_id))
     hashes = [subject.keyed_hash(policy.hash_key, item) for item in wanted]
-    found = repository.listing(session, company_id, processed=processed, hashes=hashes, limit=limit)
-    return [admin_view(record) for record in found]
+    dead = job_inspect.dead_jobs_by(session, DELETE_JOB, "request_id")
+    found = repository.listing(
+        session,
+        company_id,
+        processed=processed,
+        hashes=hashes,
+        among=None if failed is not True else dead.keys(),
+        besides=dead.keys() if failed is False else (),
+        limit=limit,
+    )
+    return [admin_view(record, dead.get(record.id)) for record in found]
 
 
 def timestamp(moment: datetime) -> str:
@@ -239,12 +259,16 @@ def _optional_time(moment: datetime | None) -> str | UnsetType:
     return UNSET if moment is None else timestamp(moment)
 
 
-def admin_view(record: PrivacyRequest) -> dict[str, Any]:
+def admin_view(record: PrivacyRequest, dead_job: Job | None = None) -> dict[str, Any]:
+    """`dead_job`: the request's delete job, if it died. Such a request stays unprocessed (the
+    vendor's view says only `processed: false`); here it is `failed`, with the job's id and
+    error, so the operator can fix the cause and retry the job (`heedful jobs retry`)."""
+    failed = dead_job is not None and not record.processed
     return {
         "id": record.public_id,
         "companyId": ids.COMPANY.encode(record.company_id),
         "type": record.type,
-        "state": "processed" if record.processed else "pending",
+        "state": "processed" if record.processed else "failed" if failed else "pending",
         "processed": record.processed,
         "subjectPhone": record.masked_phone,
         "subjectEmail": record.masked_email,
@@ -255,6 +279,8 @@ def admin_view(record: PrivacyRequest) -> dict[str, Any]:
         "processingStartDateTime": _none_or_time(record.processing_started_at),
         "processingEndDateTime": _none_or_time(record.processing_ended_at),
         "outcome": record.outcome,
+        "failedJobId": dead_job.id if failed and dead_job else None,
+        "lastError": dead_job.last_error if failed and dead_job else None,
     }
 
 
