@@ -14,7 +14,7 @@ from heedful.core import ids
 from heedful.core.numbers import parse_digits
 from heedful.errors import InvalidRequest, NotFound
 from heedful.http.responses import json_response
-from heedful.jobs import inspect
+from heedful.jobs import inspection
 from heedful.jobs.queue import STATES
 from heedful.runtime import Runtime
 
@@ -37,10 +37,10 @@ async def list_jobs(request: Request, runtime: Runtime) -> Response:
         if company_id is None:
             raise InvalidRequest("`company` must be a company id")
     limit = parse_digits(query.get("limit", "100"), 6)
-    if limit is None or not 1 <= limit <= inspect.MAX_LIMIT:
-        raise InvalidRequest(f"`limit` must be a whole number from 1 to {inspect.MAX_LIMIT}")
+    if limit is None or not 1 <= limit <= inspection.MAX_LIMIT:
+        raise InvalidRequest(f"`limit` must be a whole number from 1 to {inspection.MAX_LIMIT}")
     found = await runtime.read(
-        inspect.list_jobs,
+        inspection.list_jobs,
         state=state,
         kind=kind,
         company_id=company_id,
@@ -59,7 +59,7 @@ async def retry_job(request: Request, runtime: Runtime) -> Response:
         raise NotFound(f"No job {raw[:40]!r}")
 
     def retry(session: Session) -> dict[str, Any]:
-        return inspect.retry_job(
+        return inspection.retry_job(
             session,
             runtime.clock,
             job_id,

@@ -11,7 +11,7 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from heedful.cli.common import DatabaseUrlOption, console, run_service, say
-from heedful.jobs import inspect
+from heedful.jobs import inspection
 from heedful.jobs.queue import STATES
 from heedful.oauth import service as oauth_service
 from heedful.runtime import Runtime
@@ -29,7 +29,7 @@ def jobs_list(
     company: Annotated[
         str | None, typer.Option(help="Company id or name [default: every company]")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=inspect.MAX_LIMIT, help="Newest N jobs")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=inspection.MAX_LIMIT, help="Newest N jobs")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     database_url: DatabaseUrlOption = None,
 ) -> None:
@@ -39,7 +39,7 @@ def jobs_list(
 
     def find(session: Session, runtime: Runtime) -> list[dict[str, Any]]:
         company_id = oauth_service.find_company(session, company).id if company else None
-        return inspect.list_jobs(
+        return inspection.list_jobs(
             session,
             state=state,
             kind=kind,
@@ -81,7 +81,7 @@ def jobs_retry(
     """Queue a dead job again, due now, with all its attempts (fix what made it fail first)."""
 
     def retry(session: Session, runtime: Runtime) -> dict[str, Any]:
-        return inspect.retry_job(
+        return inspection.retry_job(
             session,
             runtime.clock,
             job_id,

@@ -23,7 +23,7 @@ from heedful.core import ids
 from heedful.core.clock import Clock
 from heedful.errors import InvalidRequest, NotFound
 from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
-from heedful.jobs import inspect as job_inspect
+from heedful.jobs import inspection as job_inspection
 from heedful.jobs.queue import enqueue
 from heedful.privacy import erasure, repository, subject
 from heedful.privacy.schemas import PrivacyRequestAddDeleteEventDto, PrivacyRequestDto
@@ -217,7 +217,7 @@ def list_requests(
     if client_user_id:
         wanted.append(subject.client_user_id(client_user_id))
     hashes = [subject.keyed_hash(policy.hash_key, item) for item in wanted]
-    dead = job_inspect.dead_jobs_by(session, DELETE_JOB, "request_id")
+    dead = job_inspection.dead_jobs_by(session, DELETE_JOB, "request_id")
     found = repository.listing(
         session,
         company_id,

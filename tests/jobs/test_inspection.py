@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from heedful.core import ids
 from heedful.core.clock import FrozenClock
 from heedful.errors import Conflict, InvalidRequest, NotFound
-from heedful.jobs import inspect, queue
+from heedful.jobs import inspection, queue
 from heedful.jobs.registry import JobContext, JobRegistry, failed_kind
 from heedful.jobs.worker import Worker
 from heedful.runtime import Runtime
@@ -35,7 +35,7 @@ def listed(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     with db.read() as session:
-        return inspect.list_jobs(
+        return inspection.list_jobs(
             session,
             state=state,
             kind=kind,
@@ -47,7 +47,7 @@ def listed(
 
 def retry(db: Database, clock: FrozenClock, job_id: int) -> dict[str, Any]:
     with db.transaction() as session:
-        return inspect.retry_job(session, clock, job_id, default_max_attempts=DEFAULT_MAX)
+        return inspection.retry_job(session, clock, job_id, default_max_attempts=DEFAULT_MAX)
 
 
 def dead_job(db: Database, clock: FrozenClock, registry: JobRegistry, worker: Worker) -> int:
