@@ -3,8 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8787
+# Unset, `serve` listens where the settings say (HEEDFUL_HOST/HEEDFUL_PORT, .env, else
+# 127.0.0.1:8787); `make run PORT=9000` passes an option, which wins over them.
+HOST ?=
+PORT ?=
 
 .PHONY: run test check lint typecheck coverage-doc clean
 
@@ -21,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/heedful serve --host $(HOST) --port $(PORT)
+	$(BIN)/heedful serve$(if $(HOST), --host $(HOST))$(if $(PORT), --port $(PORT))
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

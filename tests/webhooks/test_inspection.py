@@ -100,6 +100,23 @@ def test_cli_lists_shows_the_key_and_the_deliveries(
     assert missing.exit_code == 1 and "not found" in missing.output
 
 
+def test_cli_delivery_ids_stay_whole_in_a_narrow_terminal(
+    heedful_cli: CliRunner, runtime: Runtime, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    # The README has the operator copy a delivery id out of this table into `redeliver`.
+    company = make_company(runtime)
+    make_webhook(runtime, company.id, receiver.url("/narrow"))
+    receiver.script("/narrow", 500)
+    emit(runtime, company.id)
+    dispatcher.run_once()
+    [delivery] = deliveries(runtime)
+
+    log = heedful_cli.invoke(cli, ["webhooks", "deliveries"], env={"COLUMNS": "80"})
+
+    assert log.exit_code == 0, log.output
+    assert delivery.public_id in log.output, log.output
+
+
 def test_a_second_redelivery_at_the_same_time_is_a_conflict(
     runtime: Runtime, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:

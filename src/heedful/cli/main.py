@@ -52,8 +52,10 @@ cli.add_typer(jobs_app, name="jobs")
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8787]")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: HEEDFUL_HOST or 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: HEEDFUL_PORT or 8787)")] = None,
     database_url: DatabaseUrlOption = None,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn processes")] = 1,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="API only, no job worker")] = False,

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,16 @@ def signup_source_list(
     if not sources:
         say("No sign-up sources; create one with `heedful signup-source create`.")
         return
-    table = Table("id", "company", "name", "type", "opt-in", "locale")
+    # Ids are copied into `signUpSourceId`: that column never wraps or shrinks.
+    id_width = max(len(source["id"]) for source in sources)
+    table = Table(
+        Column("id", no_wrap=True, min_width=id_width),
+        "company",
+        "name",
+        "type",
+        "opt-in",
+        "locale",
+    )
     for source in sources:
         table.add_row(
             Text(source["id"]),

@@ -101,9 +101,12 @@ def webhooks_deliveries(
     if not found:
         say("No deliveries.")
         return
+    # Delivery ids are copied into `redeliver`: that column never wraps or shrinks. The
+    # webhook id (whole in `webhooks list`) gives way, rather than every other column.
+    id_width = max(len(row["id"]) for row in found)
     table = Table(
-        Column("delivery", no_wrap=True),
-        Column("webhook", no_wrap=True),
+        Column("delivery", no_wrap=True, min_width=id_width),
+        Column("webhook", overflow="ellipsis"),
         "event",
         "state",
         Column("tries", justify="right"),
