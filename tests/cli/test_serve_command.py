@@ -22,6 +22,7 @@ from heedful.oauth.scopes import KNOWN_SCOPES
 from heedful.runtime import Runtime
 from heedful.storage.db import Database
 from heedful.storage.models import Company
+from heedful.storage.models.company import AccessToken
 from tests.cli.support import API_KEY, failed, succeeded, token_scopes
 
 # What `serve` exports for the app factory; the runner puts them back as they were.
@@ -148,5 +149,10 @@ def test_production_makes_no_development_tenant_unless_bootstrapped(
         assert session.scalar(select(func.count()).select_from(Company)) == 0
 
     bootstrapped = succeeded(serve(**PRODUCTION, bootstrap_token="t" * 40))
-    assert "Development API key" in bootstrapped.stdout
+    # The bootstrap token is the dev app's only key: no other one is made and printed.
+    assert "Development API key" not in bootstrapped.stdout
+    assert not API_KEY.search(bootstrapped.stdout)
+    assert "its API key is the value of HEEDFUL_BOOTSTRAP_TOKEN" in bootstrapped.stdout
     assert token_scopes(runtime, "t" * 40) == set(KNOWN_SCOPES)
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(AccessToken)) == 1

@@ -125,6 +125,11 @@ def _announce_development_setup(runtime: Runtime) -> None:
         console.print(Panel(body, title="Development API key"))
         if not fits:
             say(key)
+    elif token:
+        say(
+            f"Development company '{company_name}' ready (app '{app_name}'); "
+            "its API key is the value of HEEDFUL_BOOTSTRAP_TOKEN"
+        )
     else:
         say(
             f"Development company '{company_name}' ready (app '{app_name}'); "

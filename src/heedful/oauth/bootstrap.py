@@ -51,15 +51,17 @@ def ensure_development_setup(
         )
         company = created.company
         _add_default_signup_sources(session, clock, company)
-    application, new_key = _ensure_dev_application(session, clock, company)
+    application, new_key = _ensure_dev_application(session, clock, company, bootstrap_token)
     if bootstrap_token and repository.token_by_hash(session, hash_secret(bootstrap_token)) is None:
         service.issue_api_key(session, clock, application, value=bootstrap_token)
     return DevelopmentSetup(company, application, new_key)
 
 
 def _ensure_dev_application(
-    session: Session, clock: Clock, company: Company
+    session: Session, clock: Clock, company: Company, bootstrap_token: str | None
 ) -> tuple[Application, str | None]:
+    """The dev app, and the key made with it if this call made it. Given a bootstrap token,
+    that is the app's key: no other key is made (one nobody asked for, shown in a log)."""
     existing = repository.applications_named(session, service.DEV_APP_NAME, company.id)
     if existing:
         application = existing[0]
@@ -68,9 +70,9 @@ def _ensure_dev_application(
             application.scopes = [*application.scopes, *missing]
         return application, None
     created = service.create_application(
-        session, clock, company, service.DEV_APP_NAME, list(KNOWN_SCOPES)
+        session, clock, company, service.DEV_APP_NAME, list(KNOWN_SCOPES), api_key=bootstrap_token
     )
-    return created.application, created.api_key
+    return created.application, None if bootstrap_token else created.api_key
 
 
 def _add_default_signup_sources(session: Session, clock: Clock, company: Company) -> None:

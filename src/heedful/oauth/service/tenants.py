@@ -94,7 +94,9 @@ def create_application(
     *,
     redirect_uris: list[str] | None = None,
     contact_email: str | None = None,
+    api_key: str | None = None,
 ) -> NewApplication:
+    """`api_key`: the value of the app's first API key (else a random one)."""
     if not name.strip():
         raise InvalidRequest("Application name must not be empty")
     for uri in redirect_uris or []:
@@ -112,8 +114,8 @@ def create_application(
     )
     session.add(application)
     session.flush()
-    api_key = issue_api_key(session, clock, application)
-    return NewApplication(application, client_secret, api_key)
+    issued = issue_api_key(session, clock, application, value=api_key)
+    return NewApplication(application, client_secret, issued)
 
 
 # Schemes that make a browser run or render what follows instead of handing it to an app:
