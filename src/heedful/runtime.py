@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from heedful.catalog import tasks as catalog_tasks
@@ -21,10 +23,12 @@ from heedful.jobs.registry import JobRegistry
 from heedful.jobs.worker import Worker, WorkerPolicy
 from heedful.messaging import tasks as messaging_tasks
 from heedful.privacy import tasks as privacy_tasks
-from heedful.storage.db import Database
+from heedful.storage.db import Database, is_retryable
 
 P = ParamSpec("P")
 T = TypeVar("T")
+RUN_ATTEMPTS = 5
+RETRY_PAUSE = 0.01  # seconds, times the attempt number
 
 
 def build_job_registry(settings: Settings | None = None) -> JobRegistry:
@@ -52,8 +56,18 @@ class Runtime:
         """Run `fn(session, ...)` in one transaction on a worker thread, off the event loop."""
 
         def in_transaction() -> T:
-            with self.db.transaction() as session:
-                return fn(session, *args, **kwargs)
+            for attempt in range(1, RUN_ATTEMPTS + 1):
+                try:
+                    with self.db.transaction() as session:
+                        return fn(session, *args, **kwargs)
+                except DBAPIError as exc:
+                    # PostgreSQL cancelled it to break a deadlock (say, a merge and a
+                    # subscribe locking the same users in turn): it left nothing behind, and
+                    # the other transaction goes on, so this one runs again after it.
+                    if attempt == RUN_ATTEMPTS or not is_retryable(exc):
+                        raise
+                    time.sleep(RETRY_PAUSE * attempt)
+            raise AssertionError("unreachable")
 
         return await anyio.to_thread.run_sync(in_transaction)
 

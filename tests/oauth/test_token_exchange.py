@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+import anyio.to_thread
 import httpx
 import jwt
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from heedful.config import Settings
 from heedful.core.clock import FrozenClock
@@ -29,6 +32,7 @@ from tests.oauth.support import (
     install,
     make_public_app,
 )
+from tests.races import wait_for_lock_waits
 
 
 def assert_token_error(response: httpx.Response, status: int, error: str) -> str:
@@ -40,6 +44,32 @@ def assert_token_error(response: httpx.Response, status: int, error: str) -> str
     assert body["error"] == error
     assert isinstance(body["error_description"], str) and body["error_description"]
     return body["error_description"]  # type: ignore[no-any-return]
+
+
+class HeldInstallation:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def until_waiting(self, waiting: int) -> None:
+        """PostgreSQL: until `waiting` transactions wait for the installation's row lock."""
+        if self.runtime.db.dialect != "postgresql":
+            return
+        await anyio.to_thread.run_sync(
+            wait_for_lock_waits, self.runtime.db, waiting, lambda: True, lambda: None
+        )
+
+
+@contextmanager
+def holding_the_installation(runtime: Runtime) -> Iterator[HeldInstallation]:
+    """PostgreSQL: another transaction holds the installations' row locks until the block
+    ends, so token exchanges stop there, after reading their code. SQLite: nothing held."""
+    if runtime.db.dialect != "postgresql":
+        yield HeldInstallation(runtime)
+        return
+    with runtime.db.engine.connect() as blocker:
+        blocker.execute(text("SELECT id FROM installations FOR UPDATE"))
+        yield HeldInstallation(runtime)
+        blocker.rollback()
 
 
 @pytest.fixture
@@ -154,6 +184,25 @@ async def test_concurrent_exchanges_of_one_code_issue_one_token(
     with runtime.db.transaction() as session:
         issued = session.scalars(select(AccessToken).where(AccessToken.kind == "oauth")).all()
         assert len(issued) == 1
+
+
+async def test_a_code_exchanged_twice_at_once_revokes_the_one_token_it_issued(
+    client: httpx.AsyncClient, runtime: Runtime, public_app: PublicApp, code: str
+) -> None:
+    # Both exchanges read the code before either claims it (PostgreSQL: held up on the
+    # installation's row lock); the loser refused, but revoked nothing, while a replay a
+    # moment later revokes the token. SQLite runs them one after the other.
+    with holding_the_installation(runtime) as held:
+        both = asyncio.gather(*(exchange(client, public_app, code) for _ in range(2)))
+        await held.until_waiting(2)
+    answers = await both
+
+    [won] = [answer for answer in answers if answer.status_code == 200]
+    assert "already used" in assert_token_error(
+        next(answer for answer in answers if answer is not won), 400, "invalid_grant"
+    )
+    token = won.json()["access_token"]
+    assert (await client.get("/v1/me", headers=bearer(token))).status_code == 401
 
 
 async def test_an_expired_code_is_refused(

@@ -117,12 +117,20 @@ def resolve(
     """The user `identifiers` name (created if unknown); bridged users are merged."""
     if not identifiers:
         raise InvalidRequest("At least one identifier is required")
-    for attempt in range(RESOLVE_ATTEMPTS):
+    stalled = 0
+    previous: dict[Identifier, int] | None = None
+    while True:
         known = repository.owners(session, company_id, identifiers)
         users = sorted(set(known.values()))
         missing = [item for item in dict.fromkeys(identifiers) if item not in known]
         if len(users) == 1 and not missing:
             return Resolution(users[0])
+        # Only an attempt that lost to nothing counts against the limit: one that finds the
+        # owners changed since the last lost to a transaction that committed (a merge of the
+        # same users, say), and many requests bridging the same users at once each lose that
+        # way several times before their merge is the one to go through.
+        stalled = stalled + 1 if known == previous else 0
+        previous = known
         try:
             # A savepoint: a concurrent writer (another process) may attach one of `missing`
             # first; then the unique constraint fires, and the next attempt sees its row. An
@@ -132,9 +140,8 @@ def resolve(
             with session.begin_nested():
                 return _resolve_with_writes(session, clock, company_id, users, missing)
         except (IntegrityError, ConcurrentChange):
-            if attempt == RESOLVE_ATTEMPTS - 1:
+            if stalled == RESOLVE_ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")
 
 
 def _resolve_with_writes(

@@ -44,6 +44,16 @@ def serialise_until_commit(session: Session, key: int) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+# PostgreSQL's "try again" errors: the transaction was cancelled as a deadlock's victim, or
+# could not be serialised. Nothing it did remains, so running it again is safe.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    """Whether `exc` cancelled its transaction only to let another one through."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def normalise_url(url: str) -> str:
     """Accept the usual `postgresql://` spelling and use psycopg 3 for it."""
     for prefix in ("postgresql://", "postgres://"):

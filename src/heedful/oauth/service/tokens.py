@@ -92,7 +92,10 @@ def exchange_code(
         return TokenRefused(
             "invalid_grant", "The installation no longer grants the scopes of this code"
         )
-    if not repository.claim_code(session, code, now):  # a concurrent exchange won
+    if not repository.claim_code(session, code, now):
+        # A concurrent exchange won and has committed: read the token it stored, which the
+        # code as read above predates, so that this replay revokes it like a later one would.
+        session.refresh(code)
         return _replayed(session, clock, code)
     return _issue(session, clock, code, scopes, application, request, issuer, token_ttl)
 
