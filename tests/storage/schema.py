@@ -21,6 +21,9 @@ def real_foreign_keys(engine: Engine, table: str) -> dict[ForeignKeyKey, str]:
             for fk in inspect(engine).get_foreign_keys(table)
         }
     with engine.connect() as conn:
+        # A PRAGMA answers from the connection's cached schema, which a pooled connection may
+        # hold from before a migration; reading sqlite_master checks it is current.
+        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
         rows = conn.exec_driver_sql(f"PRAGMA foreign_key_list({table})").all()
     columns: dict[int, list[str]] = {}
     found: dict[int, tuple[str, str]] = {}
