@@ -74,9 +74,16 @@ Handler = Callable[[ApiRequest], Awaitable[Response]]
 PublicHandler = Callable[[PublicRequest], Awaitable[Response]]
 # The rate-limit key of an unauthenticated call, from its request and body (None: unknown).
 CallerKey = Callable[[Request, bytes], str | None]
+# The 400 of an operation whose spec gives its 400 a body of its own (privacy's).
+InvalidRenderer = Callable[[Request, InvalidRequest], Response]
 
 
-def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def operation(
+    operation_id: str, *, on_invalid: InvalidRenderer | None = None
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """`on_invalid`: renders every 400 (`InvalidRequest`) of the operation, those of the
+    checks made here before the handler included; without it they take the generic shape."""
+
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             request.state.operation_id = operation_id
@@ -87,8 +94,13 @@ def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awai
             if allowance is not None:
                 request.state.ratelimit_headers = allowance.headers()
             require_scope(operation_id, auth.scopes)
-            refuse_nul_parameters(request)
-            response = await handler(ApiRequest(request, runtime, auth))
+            try:
+                refuse_nul_parameters(request)
+                response = await handler(ApiRequest(request, runtime, auth))
+            except InvalidRequest as exc:
+                if on_invalid is None:
+                    raise
+                response = on_invalid(request, exc)
             response.headers.update(getattr(request.state, "ratelimit_headers", {}))
             return response
 
