@@ -26,7 +26,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heedful.errors import HeedfulError, Unauthorized
-from heedful.http.operation import decode_body, parse_bearer, receive_body, require_scope
+from heedful.http.operation import (
+    decode_body,
+    parse_bearer,
+    receive_body,
+    require_scope,
+    sole_authorization,
+)
 from heedful.http.responses import error_body
 from heedful.oauth import service as oauth_service
 from heedful.oauth.service import AuthContext
@@ -129,14 +135,14 @@ class IngestionLane:
 
 
 def _auth_and_length(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, int | None]:
-    authorization = b""
+    authorization: list[str] = []
     length: int | None = None
     for name, value in headers:
         if name == b"authorization":
-            authorization = value
+            authorization.append(value.decode("latin-1"))
         elif name == b"content-length" and value.isdigit():
             length = int(value)
-    token = parse_bearer(authorization.decode("latin-1"))
+    token = parse_bearer(sole_authorization(authorization))
     if token is None:
         raise Unauthorized("Unauthorized: missing bearer token")
     return token, length

@@ -74,6 +74,7 @@ Handler = Callable[[ApiRequest], Awaitable[Response]]
 PublicHandler = Callable[[PublicRequest], Awaitable[Response]]
 # The rate-limit key of an unauthenticated call, from its request and body (None: unknown).
 CallerKey = Callable[[Request, bytes], str | None]
+MORE_THAN_ONE_AUTHORIZATION = "More than one `Authorization` header: send one"
 # The 400 of an operation whose spec gives its 400 a body of its own (privacy's).
 InvalidRenderer = Callable[[Request, InvalidRequest], Response]
 
@@ -87,16 +88,8 @@ def operation(
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             request.state.operation_id = operation_id
-            runtime: Runtime = request.app.state.runtime
-            auth = await _authenticate(request, runtime)
-            request.state.company_id = auth.company_id
-            allowance = runtime.limiter.hit(auth.token_id, operation_id)
-            if allowance is not None:
-                request.state.ratelimit_headers = allowance.headers()
-            require_scope(operation_id, auth.scopes)
             try:
-                refuse_nul_parameters(request)
-                response = await handler(ApiRequest(request, runtime, auth))
+                response = await _checked(request, operation_id, handler)
             except InvalidRequest as exc:
                 if on_invalid is None:
                     raise
@@ -110,6 +103,19 @@ def operation(
         return endpoint
 
     return decorate
+
+
+async def _checked(request: Request, operation_id: str, handler: Handler) -> Response:
+    """Token (401), rate limit (429), scope (403), NUL-free parameters, then the handler."""
+    runtime: Runtime = request.app.state.runtime
+    auth = await _authenticate(request, runtime)
+    request.state.company_id = auth.company_id
+    allowance = runtime.limiter.hit(auth.token_id, operation_id)
+    if allowance is not None:
+        request.state.ratelimit_headers = allowance.headers()
+    require_scope(operation_id, auth.scopes)
+    refuse_nul_parameters(request)
+    return await handler(ApiRequest(request, runtime, auth))
 
 
 def public_operation(
@@ -144,7 +150,16 @@ def _remote_address(request: Request) -> str:
 
 
 def bearer_token(request: Request) -> str | None:
-    return parse_bearer(request.headers.get("authorization", ""))
+    return parse_bearer(sole_authorization(request.headers.getlist("authorization")))
+
+
+def sole_authorization(values: list[str]) -> str:
+    """The value of the request's one `Authorization` header ("" without one). Several are a
+    400 (RFC 6750 §3.1): which credential counts would be a guess, and one guessed apart from
+    another would let one request act as two companies."""
+    if len(values) > 1:
+        raise InvalidRequest(MORE_THAN_ONE_AUTHORIZATION)
+    return values[0] if values else ""
 
 
 def parse_bearer(header: str) -> str | None:
