@@ -21,7 +21,14 @@ from starlette.types import Receive
 
 from heedful.core import nul
 from heedful.core.numbers import parse_digits
-from heedful.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
+from heedful.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
 from heedful.oauth.service import AuthContext
@@ -186,8 +193,20 @@ async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    refuse_content_coding(request.headers.getlist("content-encoding"))
     length = parse_digits(request.headers.get("content-length", ""), 30)
     return await receive_body(request.receive, length, limit)
+
+
+def refuse_content_coding(values: Iterable[str]) -> None:
+    """415 for a body in a content coding (gzip, br, ...): heedful reads bodies as sent, so a
+    coded one would be misread, and a plain one labelled coded taken at odds with its label
+    (RFC 9110 §8.4.1)."""
+    for value in values:
+        if {coding.strip().lower() for coding in value.split(",")} - {"", "identity"}:
+            raise UnsupportedMediaType(
+                f"Content-Encoding `{value}` is not supported: send the body uncompressed"
+            )
 
 
 async def receive_body(receive: Receive, declared: int | None, limit: int) -> bytes:
