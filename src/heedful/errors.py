@@ -83,6 +83,13 @@ class PayloadTooLarge(HeedfulError):
     default_message = "Request body too large"
 
 
+class UnsupportedMediaType(HeedfulError):
+    """The request body is in a form heedful does not read (a content coding such as gzip)."""
+
+    status = 415
+    default_message = "Unsupported Media Type"
+
+
 class RateLimited(HeedfulError):
     """The token has used up this operation's requests for the current second."""
 

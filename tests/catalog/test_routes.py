@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from datetime import timedelta
@@ -588,3 +589,19 @@ async def test_admin_shows_an_images_explicit_position_and_fields_sent_as_null_a
     images = shown.json()["images"]
     assert images[0]["position"] == 0  # the spec's example says 0: shown, not dropped
     assert "position" not in images[1]
+
+
+async def test_a_coded_catalog_file_is_415_and_not_stored(
+    client: httpx.AsyncClient, dev_headers: dict[str, str], runtime: Runtime
+) -> None:
+    upload = await start(client, dev_headers)
+
+    put = await client.put(
+        upload_path(upload),
+        content=gzip.compress(ndjson([product(1)])),
+        headers={"Content-Encoding": "gzip"},
+    )
+
+    assert "gzip" in str(assert_error_shape(put, 415)["message"])
+    status = await client.get(f"{UPLOADS}/{upload['uploadId']}", headers=dev_headers)
+    assert status.json()["status"] == "initialized"

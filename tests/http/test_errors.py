@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 
 import httpx
 import pytest
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from heedful.app import create_app
 from heedful.config import Settings
@@ -234,3 +236,33 @@ async def test_client_disconnect_mid_body_is_logged_as_a_client_error(
 
     assert sent[0]["status"] == 400
     assert not [r for r in caplog.records if r.getMessage() == "unhandled error"]
+
+
+def _methods_by_path(routes: Sequence[BaseRoute], prefix: str = "") -> dict[str, set[str]]:
+    """Every concrete path the app serves, with the union of its routes' methods."""
+    found: dict[str, set[str]] = {}
+    for route in routes:
+        if isinstance(route, Mount):
+            for path, methods in _methods_by_path(route.routes, prefix + route.path).items():
+                found.setdefault(path, set()).update(methods)
+        elif isinstance(route, Route) and route.methods:
+            found.setdefault(prefix + route.path, set()).update(route.methods)
+    return found
+
+
+async def test_a_405_allows_every_method_of_the_path(
+    runtime: Runtime, dev_headers: dict[str, str]
+) -> None:
+    # /admin/companies and /oauth/authorize each have a GET and a POST route: a 405 listed
+    # only the first route's methods (`Allow: GET, HEAD`), which tells a client POST is wrong.
+    app = create_app(runtime.settings, runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        for template, methods in _methods_by_path(app_routes(app)).items():
+            path = re.sub(r"\{[^}]*\}", "x", template)
+            headers = ADMIN if path.startswith("/admin") else dev_headers
+            response = await http.request("PATCH", path, headers=headers)
+
+            assert_error_shape(response, 405)
+            allowed = {method.strip() for method in response.headers["allow"].split(",")}
+            assert allowed == methods, path

@@ -72,6 +72,25 @@ async def test_nul_in_a_delete_request_is_400_in_its_own_shape(
     assert response.json() == {"error": f"`{field}` must not contain NUL characters (\\u0000)"}
 
 
+async def test_nul_in_a_delete_request_query_parameter_is_400_in_its_own_shape(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # The query is checked before the handler runs: this 400 had the generic shape, not the
+    # vendor's `PrivacyRequestErrorDto` every other 400 of the operation has.
+    tenant = make_tenant(runtime)
+
+    response = await client.post(
+        "/v1/privacy/delete-request",
+        params={"note": NUL},
+        json={"subjectEmail": "a@b.co"},
+        headers=tenant.headers,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Query parameter `note` must not contain NUL characters"}
+    assert "x-ratelimit-limit" in response.headers
+
+
 @pytest.mark.parametrize(("path", "body", "field"), ADMIN_BODIES)
 async def test_nul_in_an_admin_body_is_400_naming_the_field(
     client: httpx.AsyncClient, path: str, body: dict[str, Any], field: str

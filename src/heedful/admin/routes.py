@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
 from heedful.admin.jobs import routes as jobs_admin_routes
@@ -16,6 +15,7 @@ from heedful.catalog.admin import routes as catalog_admin_routes
 from heedful.core import ids
 from heedful.http.operation import decode_json, read_body
 from heedful.http.responses import json_response
+from heedful.http.routing import COLLECTION_METHODS, SharedPathRoute
 from heedful.identity.admin import routes as identity_admin_routes
 from heedful.messaging.admin import routes as messaging_admin_routes
 from heedful.oauth import service as oauth_service
@@ -67,8 +67,8 @@ async def create_company(request: Request, runtime: Runtime) -> Response:
 
 
 routes = [
-    Route("/companies", list_companies, methods=["GET"]),
-    Route("/companies", create_company, methods=["POST"]),
+    SharedPathRoute("/companies", list_companies, method="GET", allow=COLLECTION_METHODS),
+    SharedPathRoute("/companies", create_company, method="POST", allow=COLLECTION_METHODS),
     *webhooks_admin_routes,
     *catalog_admin_routes,
     *identity_admin_routes,

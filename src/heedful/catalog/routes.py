@@ -22,7 +22,7 @@ from heedful.catalog.schemas import (
 from heedful.config import Settings
 from heedful.core.numbers import parse_digits
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge
-from heedful.http.operation import ApiRequest, decode_json, operation
+from heedful.http.operation import ApiRequest, decode_json, operation, refuse_content_coding
 from heedful.http.responses import json_response
 from heedful.http.routing import COLLECTION_METHODS, SharedPathRoute
 from heedful.runtime import Runtime
@@ -120,6 +120,7 @@ async def receive_file(request: Request) -> Response:
     upload = await runtime.run(service.receivable_upload, public_id)
     if upload.backend != "local":
         raise Forbidden("Forbidden: this upload takes its file at its S3 URL")
+    refuse_content_coding(request.headers.getlist("content-encoding"))
     limit = settings.catalog_max_upload_bytes
     declared = parse_digits(request.headers.get("content-length", ""), 30)
     if declared is not None and declared > limit:

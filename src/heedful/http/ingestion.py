@@ -26,7 +26,14 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heedful.errors import HeedfulError, Unauthorized
-from heedful.http.operation import decode_body, parse_bearer, receive_body, require_scope
+from heedful.http.operation import (
+    decode_body,
+    parse_bearer,
+    receive_body,
+    refuse_content_coding,
+    require_scope,
+    sole_authorization,
+)
 from heedful.http.responses import error_body
 from heedful.oauth import service as oauth_service
 from heedful.oauth.service import AuthContext
@@ -80,13 +87,14 @@ class IngestionEndpoint(Generic[B]):
     async def _serve(
         self, scope: Scope, receive: Receive, runtime: Runtime, state: dict[str, Any]
     ) -> None:
-        token, declared_length = _auth_and_length(scope["headers"])
+        token, declared_length, codings = _request_headers(scope["headers"])
         auth = await _authenticate(runtime, token)
         state["company_id"] = auth.company_id
         allowance = runtime.limiter.hit(auth.token_id, self.operation_id)
         if allowance is not None:
             state["ratelimit_headers"] = allowance.headers()
         require_scope(self.operation_id, auth.scopes)
+        refuse_content_coding(codings)
         received_at = runtime.clock.now()
         body = await receive_body(receive, declared_length, runtime.settings.max_body_bytes)
         decoded = decode_body(body, self._decoder.decode)
@@ -128,18 +136,24 @@ class IngestionLane:
         await self.app(scope, receive, send)
 
 
-def _auth_and_length(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, int | None]:
-    authorization = b""
+def _request_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[str, int | None, list[str]]:
+    """The bearer token (401 without one), the declared length and the content codings."""
+    authorization: list[str] = []
+    codings: list[str] = []
     length: int | None = None
     for name, value in headers:
         if name == b"authorization":
-            authorization = value
+            authorization.append(value.decode("latin-1"))
         elif name == b"content-length" and value.isdigit():
             length = int(value)
-    token = parse_bearer(authorization.decode("latin-1"))
+        elif name == b"content-encoding":
+            codings.append(value.decode("latin-1"))
+    token = parse_bearer(sole_authorization(authorization))
     if token is None:
         raise Unauthorized("Unauthorized: missing bearer token")
-    return token, length
+    return token, length, codings
 
 
 async def _authenticate(runtime: Runtime, token: str) -> AuthContext:

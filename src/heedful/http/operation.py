@@ -21,7 +21,14 @@ from starlette.types import Receive
 
 from heedful.core import nul
 from heedful.core.numbers import parse_digits
-from heedful.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
+from heedful.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from heedful.oauth import service as oauth_service
 from heedful.oauth.scopes import missing_scope
 from heedful.oauth.service import AuthContext
@@ -74,21 +81,26 @@ Handler = Callable[[ApiRequest], Awaitable[Response]]
 PublicHandler = Callable[[PublicRequest], Awaitable[Response]]
 # The rate-limit key of an unauthenticated call, from its request and body (None: unknown).
 CallerKey = Callable[[Request, bytes], str | None]
+MORE_THAN_ONE_AUTHORIZATION = "More than one `Authorization` header: send one"
+# The 400 of an operation whose spec gives its 400 a body of its own (privacy's).
+InvalidRenderer = Callable[[Request, InvalidRequest], Response]
 
 
-def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def operation(
+    operation_id: str, *, on_invalid: InvalidRenderer | None = None
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """`on_invalid`: renders every 400 (`InvalidRequest`) of the operation, those of the
+    checks made here before the handler included; without it they take the generic shape."""
+
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             request.state.operation_id = operation_id
-            runtime: Runtime = request.app.state.runtime
-            auth = await _authenticate(request, runtime)
-            request.state.company_id = auth.company_id
-            allowance = runtime.limiter.hit(auth.token_id, operation_id)
-            if allowance is not None:
-                request.state.ratelimit_headers = allowance.headers()
-            require_scope(operation_id, auth.scopes)
-            refuse_nul_parameters(request)
-            response = await handler(ApiRequest(request, runtime, auth))
+            try:
+                response = await _checked(request, operation_id, handler)
+            except InvalidRequest as exc:
+                if on_invalid is None:
+                    raise
+                response = on_invalid(request, exc)
             response.headers.update(getattr(request.state, "ratelimit_headers", {}))
             return response
 
@@ -98,6 +110,19 @@ def operation(operation_id: str) -> Callable[[Handler], Callable[[Request], Awai
         return endpoint
 
     return decorate
+
+
+async def _checked(request: Request, operation_id: str, handler: Handler) -> Response:
+    """Token (401), rate limit (429), scope (403), NUL-free parameters, then the handler."""
+    runtime: Runtime = request.app.state.runtime
+    auth = await _authenticate(request, runtime)
+    request.state.company_id = auth.company_id
+    allowance = runtime.limiter.hit(auth.token_id, operation_id)
+    if allowance is not None:
+        request.state.ratelimit_headers = allowance.headers()
+    require_scope(operation_id, auth.scopes)
+    refuse_nul_parameters(request)
+    return await handler(ApiRequest(request, runtime, auth))
 
 
 def public_operation(
@@ -132,7 +157,16 @@ def _remote_address(request: Request) -> str:
 
 
 def bearer_token(request: Request) -> str | None:
-    return parse_bearer(request.headers.get("authorization", ""))
+    return parse_bearer(sole_authorization(request.headers.getlist("authorization")))
+
+
+def sole_authorization(values: list[str]) -> str:
+    """The value of the request's one `Authorization` header ("" without one). Several are a
+    400 (RFC 6750 §3.1): which credential counts would be a guess, and one guessed apart from
+    another would let one request act as two companies."""
+    if len(values) > 1:
+        raise InvalidRequest(MORE_THAN_ONE_AUTHORIZATION)
+    return values[0] if values else ""
 
 
 def parse_bearer(header: str) -> str | None:
@@ -159,8 +193,20 @@ async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    refuse_content_coding(request.headers.getlist("content-encoding"))
     length = parse_digits(request.headers.get("content-length", ""), 30)
     return await receive_body(request.receive, length, limit)
+
+
+def refuse_content_coding(values: Iterable[str]) -> None:
+    """415 for a body in a content coding (gzip, br, ...): heedful reads bodies as sent, so a
+    coded one would be misread, and a plain one labelled coded taken at odds with its label
+    (RFC 9110 §8.4.1)."""
+    for value in values:
+        if {coding.strip().lower() for coding in value.split(",")} - {"", "identity"}:
+            raise UnsupportedMediaType(
+                f"Content-Encoding `{value}` is not supported: send the body uncompressed"
+            )
 
 
 async def receive_body(receive: Receive, declared: int | None, limit: int) -> bytes:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from heedful.errors import HeedfulError, NotFound
 from heedful.http.operation import read_body
+from heedful.http.routing import COLLECTION_METHODS, SharedPathRoute
 from heedful.oauth import forms, service, sessions
 from heedful.oauth.service.install import find_approver
 from heedful.oauth.sessions import ConsentSession
@@ -197,7 +198,7 @@ def _first(form: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 
 routes = [
-    Route("/authorize", authorize_page, methods=["GET"]),
-    Route("/authorize", decide, methods=["POST"]),
+    SharedPathRoute("/authorize", authorize_page, method="GET", allow=COLLECTION_METHODS),
+    SharedPathRoute("/authorize", decide, method="POST", allow=COLLECTION_METHODS),
     Route("/login", login, methods=["POST"]),
 ]

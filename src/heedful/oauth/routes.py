@@ -6,7 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heedful.http.operation import ApiRequest, PublicRequest, operation, public_operation
+from heedful.http.operation import (
+    MORE_THAN_ONE_AUTHORIZATION,
+    ApiRequest,
+    PublicRequest,
+    operation,
+    public_operation,
+)
 from heedful.http.responses import json_response
 from heedful.oauth import forms, service
 from heedful.oauth.schemas import CreateTokenResponseDto, GetMeResponseDto, TokenErrorDto
@@ -39,6 +45,8 @@ async def create_token(request: PublicRequest) -> Response:
     """Exchange an authorization code for an access token (no bearer token: the client
     authenticates with its id and secret, in the form or with HTTP Basic)."""
     headers = request.request.headers
+    if len(headers.getlist("authorization")) > 1:
+        return _refused(service.TokenRefused("invalid_request", MORE_THAN_ONE_AUTHORIZATION))
     parsed = forms.token_request(
         await request.body(), headers.get("content-type"), headers.get("authorization")
     )

@@ -2,11 +2,12 @@
 
 The one place a 400 is not the generic error: the vendor answers `{"error": "<text>"}` here
 (`PrivacyRequestErrorDto`), so every 400 of `addDeleteRequest` (an unreadable body included)
-has that shape. Other statuses keep the generic `{"error": {"id", "message"}}`.
+has that shape (`on_invalid`). Other statuses keep the generic `{"error": {"id", "message"}}`.
 """
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -17,23 +18,24 @@ from heedful.privacy import service
 from heedful.privacy.schemas import PrivacyRequestAddDeleteEventDto
 
 
-@operation("addDeleteRequest")
+def _invalid(request: Request, exc: InvalidRequest) -> Response:
+    # Only the message goes to the log line; it never quotes the identifiers.
+    request.state.error_message = exc.message
+    return json_response({"error": exc.message}, 400)
+
+
+@operation("addDeleteRequest", on_invalid=_invalid)
 async def add_delete_request(request: ApiRequest) -> Response:
     """Record a CCPA delete request; it is processed by a job when due."""
-    try:
-        body = await request.decode(PrivacyRequestAddDeleteEventDto)
-        policy = service.PrivacyPolicy.from_settings(request.runtime.settings)
-        made = await request.call(
-            service.add_delete_request,
-            request.runtime.clock,
-            request.auth.company_id,
-            body,
-            policy,
-        )
-    except InvalidRequest as exc:
-        # Only the message goes to the log line; it never quotes the identifiers.
-        request.request.state.error_message = exc.message
-        return json_response({"error": exc.message}, 400)
+    body = await request.decode(PrivacyRequestAddDeleteEventDto)
+    policy = service.PrivacyPolicy.from_settings(request.runtime.settings)
+    made = await request.call(
+        service.add_delete_request,
+        request.runtime.clock,
+        request.auth.company_id,
+        body,
+        policy,
+    )
     return json_response(made)
 
 
