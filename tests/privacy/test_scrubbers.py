@@ -138,18 +138,11 @@ def test_merge_records_quoting_the_subject_are_deleted_even_without_a_foreign_ke
     assert kept.identifiers[0]["value"] == "o.old@example.com"
 
 
-def test_messages_to_the_subjects_addresses_are_deleted_whoever_they_belong_to(
-    runtime: Runtime,
-) -> None:
-    if "messages" not in Base.metadata.tables:
-        pytest.skip("no messages table yet")
-    messages = Base.metadata.tables["messages"]
-    company_id = make_tenant(runtime).company.id
-    other_id = make_user(runtime, company_id, ident.Identifier(ident.EMAIL, "o@example.com"))
-    make_user(runtime, company_id, PHONE, EMAIL)
-    row = {
+def message_row(runtime: Runtime, company_id: int, user_id: int) -> dict[str, Any]:
+    """A sent welcome email's row, but for its `address`."""
+    return {
         "company_id": company_id,
-        "user_id": other_id,
+        "user_id": user_id,
         "direction": "outbound",
         "channel": "EMAIL",
         "type": "WELCOME",
@@ -159,6 +152,18 @@ def test_messages_to_the_subjects_addresses_are_deleted_whoever_they_belong_to(
         "attempts": 1,
         "created_at": runtime.clock.now(),
     }
+
+
+def test_messages_to_the_subjects_addresses_are_deleted_whoever_they_belong_to(
+    runtime: Runtime,
+) -> None:
+    if "messages" not in Base.metadata.tables:
+        pytest.skip("no messages table yet")
+    messages = Base.metadata.tables["messages"]
+    company_id = make_tenant(runtime).company.id
+    other_id = make_user(runtime, company_id, ident.Identifier(ident.EMAIL, "o@example.com"))
+    make_user(runtime, company_id, PHONE, EMAIL)
+    row = message_row(runtime, company_id, other_id)
     with runtime.db.transaction() as session:
         session.execute(
             insert(messages),
@@ -179,19 +184,9 @@ def test_an_erased_messages_id_is_never_given_to_a_later_message(runtime: Runtim
     company_id = make_tenant(runtime).company.id
     subject_id = make_user(runtime, company_id, PHONE, EMAIL)
     other_id = make_user(runtime, company_id, ident.Identifier(ident.EMAIL, "o@example.com"))
-    row = {
-        "company_id": company_id,
-        "direction": "outbound",
-        "channel": "EMAIL",
-        "type": "WELCOME",
-        "language": "en",
-        "body": "Hi",
-        "status": "sent",
-        "attempts": 1,
-        "created_at": runtime.clock.now(),
-    }
+    row = message_row(runtime, company_id, subject_id)
     with runtime.db.transaction() as session:
-        session.execute(insert(messages), [{**row, "user_id": subject_id, "address": "s@e.com"}])
+        session.execute(insert(messages), [{**row, "address": "s@e.com"}])
         erased_id = session.scalar(select(func.max(messages.c.id)))
 
     erase(runtime, company_id, PHONE)
