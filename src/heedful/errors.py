@@ -8,6 +8,7 @@
      ├── MethodNotAllowed             405  route exists, method does not
      ├── Conflict                     409  the resource is in a state that forbids this
      ├── PayloadTooLarge              413  body over the configured limit
+     ├── UnsupportedMediaType         415  a body in a form heedful does not read
      └── RateLimited                  429  too many requests this second
 
 Services raise these; only the HTTP layer turns them into responses, so the CLI
@@ -15,6 +16,12 @@ and the worker can call services and catch the same classes.
 """
 
 from __future__ import annotations
+
+
+def quoted(value: str, limit: int = 64) -> str:
+    """`value` as a message quotes what the client sent: repr'd, and cut short when long (a
+    7,000-character path segment need not come back whole in its 404)."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 class HeedfulError(Exception):

@@ -266,3 +266,16 @@ async def test_a_405_allows_every_method_of_the_path(
             assert_error_shape(response, 405)
             allowed = {method.strip() for method in response.headers["allow"].split(",")}
             assert allowed == methods, path
+
+
+async def test_a_404_quotes_a_long_path_parameter_cut_short(
+    client: httpx.AsyncClient, dev_headers: dict[str, str]
+) -> None:
+    # A 7,000-character id need not come back whole in the message.
+    long_id = "W" * 7000
+
+    response = await client.put(f"/v1/webhooks/{long_id}", json={}, headers=dev_headers)
+
+    assert_error_shape(response, 404)
+    message = response.json()["error"]["message"]
+    assert "W" * 64 + "…" in message and len(message) < 120

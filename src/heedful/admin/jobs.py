@@ -12,7 +12,7 @@ from starlette.routing import Route
 from heedful.admin.guard import admin_only
 from heedful.core import ids
 from heedful.core.numbers import parse_digits
-from heedful.errors import InvalidRequest, NotFound
+from heedful.errors import InvalidRequest, NotFound, quoted
 from heedful.http.responses import json_response
 from heedful.jobs import inspection
 from heedful.jobs.queue import STATES
@@ -56,7 +56,7 @@ async def retry_job(request: Request, runtime: Runtime) -> Response:
     raw = request.path_params["jobId"]
     job_id = parse_digits(raw)
     if job_id is None:
-        raise NotFound(f"No job {raw[:40]!r}")
+        raise NotFound(f"No job {quoted(raw)}")
 
     def retry(session: Session) -> dict[str, Any]:
         return inspection.retry_job(

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from heedful.admin.guard import admin_only
 from heedful.core.numbers import parse_digits
-from heedful.errors import InvalidRequest, NotFound
+from heedful.errors import InvalidRequest, NotFound, quoted
 from heedful.http.responses import json_response
 from heedful.identity import inspection
 from heedful.identity.identifiers import Identifier
@@ -47,7 +47,7 @@ async def user_events(request: Request, runtime: Runtime) -> Response:
     raw = request.path_params["user_id"]
     user_id = parse_digits(raw)
     if user_id is None:
-        raise NotFound(f"No user {raw}")
+        raise NotFound(f"No user {quoted(raw)}")
     limit = _limit("limit", request.query_params.get("limit"), 50)
     kind = request.query_params.get("kind")
     return json_response(await runtime.read(inspection.user_events, user_id, limit, kind))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from heedful.config import Settings
 from heedful.core import ids
 from heedful.core.clock import Clock
-from heedful.errors import InvalidRequest, NotFound
+from heedful.errors import InvalidRequest, NotFound, quoted
 from heedful.identity.identifiers import CLIENT_USER_ID, EMAIL, PHONE, Identifier
 from heedful.jobs import inspection as job_inspection
 from heedful.jobs.queue import enqueue
@@ -158,10 +158,10 @@ def _masked(who: Subject, key: bytes) -> dict[str, str | None]:
 
 def get_delete_request(session: Session, company_id: int, public_id: str) -> PrivacyRequestDto:
     if not (public_id.isascii() and public_id.isalnum() and len(public_id) <= PUBLIC_ID_LENGTH):
-        raise NotFound(f"No privacy request {public_id[:40]!r}")
+        raise NotFound(f"No privacy request {quoted(public_id)}")
     record = repository.by_public_id(session, company_id, public_id)
     if record is None:
-        raise NotFound(f"No privacy request {public_id!r}")
+        raise NotFound(f"No privacy request {quoted(public_id)}")
     return to_dto(record)
 
 

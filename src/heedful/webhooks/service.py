@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from heedful.core import ids
 from heedful.core.clock import Clock
 from heedful.core.crypto import new_secret
-from heedful.errors import Conflict, InvalidRequest, NotFound
+from heedful.errors import Conflict, InvalidRequest, NotFound, quoted
 from heedful.storage.models import Company
 from heedful.storage.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 from heedful.webhooks import repository, wakeup
@@ -169,7 +169,7 @@ def _owned(
             session, company_id, number, application_id=application_id, lock=True
         )
     if hook is None:
-        raise NotFound(f"Webhook `webhookId` {public_id!r} not found")
+        raise NotFound(f"Webhook `webhookId` {quoted(public_id)} not found")
     return hook
 
 
@@ -306,7 +306,7 @@ def operator_webhook(session: Session, public_id: str) -> Webhook:
     number = ids.WEBHOOK.decode(public_id)
     hook = None if number is None else repository.any_webhook(session, number)
     if hook is None:
-        raise NotFound(f"Webhook {public_id!r} not found")
+        raise NotFound(f"Webhook {quoted(public_id)} not found")
     return hook
 
 
@@ -337,7 +337,7 @@ def redeliver(session: Session, clock: Clock, delivery_public_id: str) -> Webhoo
     """Send a finished delivery again, now, with the same body and delivery id."""
     delivery = repository.delivery_by_public_id(session, delivery_public_id)
     if delivery is None:
-        raise NotFound(f"Delivery {delivery_public_id!r} not found")
+        raise NotFound(f"Delivery {quoted(delivery_public_id)} not found")
     if delivery.state in (PENDING, SENDING):
         raise Conflict(f"Delivery {delivery_public_id!r} is still {delivery.state}")
     hook = repository.webhook(session, delivery.company_id, delivery.webhook_id)
