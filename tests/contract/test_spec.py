@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -65,12 +67,18 @@ def test_spec_bytes_are_the_pinned_file() -> None:
     assert load_spec()["servers"][0]["url"].endswith("/v1")
 
 
-async def test_openapi_json_serves_the_pinned_spec(client: httpx.AsyncClient) -> None:
+async def test_openapi_json_serves_the_pinned_spec_with_this_server_first(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     response = await client.get("/openapi.json")
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.content == SPEC_FILE.read_bytes()
+    served, pinned = response.json(), json.loads(SPEC_FILE.read_bytes())
+    # A client generated from it defaults to heedful, not to the vendor's production API.
+    here = {"url": f"{settings.public_base_url}/v1", "description": "heedful"}
+    assert served.pop("servers") == [here, *pinned.pop("servers")]
+    assert served == pinned
 
 
 def test_contract_tests_run_without_rate_limits(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from heedful.http.responses import json_response
 from heedful.ops.docs import render_docs_page
 from heedful.runtime import Runtime
-from heedful.spec import spec_bytes
+from heedful.spec import served_spec
 
 
 async def healthz(request: Request) -> Response:
@@ -30,7 +30,8 @@ async def metrics(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return Response(spec_bytes(), media_type="application/json")
+    runtime: Runtime = request.app.state.runtime
+    return Response(served_spec(runtime.settings.public_base_url), media_type="application/json")
 
 
 async def docs(request: Request) -> Response:

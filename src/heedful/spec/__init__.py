@@ -28,6 +28,17 @@ def spec_bytes() -> bytes:
     return resources.files(__package__).joinpath("attentive-v1.json").read_bytes()
 
 
+@functools.lru_cache(maxsize=4)
+def served_spec(base_url: str) -> bytes:
+    """The pinned spec as heedful serves it: `servers` names this heedful first (a client
+    generated from it must not default to the vendor's production API), then the vendor's.
+    Nothing else differs from the pinned file."""
+    spec = load_spec()
+    here = {"url": f"{base_url.rstrip('/')}/v1", "description": "heedful"}
+    spec["servers"] = [here, *spec.get("servers", [])]
+    return json.dumps(spec, ensure_ascii=False, indent=2).encode()
+
+
 def load_spec() -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(spec_bytes())
     return spec
