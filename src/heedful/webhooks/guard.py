@@ -13,9 +13,12 @@ allows loopback. `HEEDFUL_WEBHOOK_ALLOW_HOSTS` lists host names, addresses or ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -108,9 +111,8 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await _getaddrinfo(host, port)
     except OSError as exc:
         raise TargetRefused(f"cannot resolve {host}: {exc}") from exc
     found: list[IPAddress] = []
@@ -119,6 +121,37 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
         if address not in found:
             found.append(address)
     return found
+
+
+async def _getaddrinfo(host: str, port: int) -> list[Any]:
+    """The system resolver on a thread of its own. Not `loop.getaddrinfo`: that takes a thread
+    of the loop's small default pool, which the dispatcher's database work shares, and a
+    lookup cannot be cancelled; a few names on a name server that never answers then held
+    every thread past their deliveries' timeouts, stalling every other delivery (and ending
+    `asyncio.run` only once they ended). An abandoned lookup here ends with the resolver's
+    own timeout and just drops its answer."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[list[Any]] = loop.create_future()
+
+    def settle(result: list[Any] | None, error: BaseException | None) -> None:
+        if answer.done():  # the delivery timed out meanwhile
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or [])
+
+    def lookup() -> None:
+        try:
+            found: list[Any] | None = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            failure: BaseException | None = None
+        except Exception as exc:  # handed to the awaiting delivery
+            found, failure = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(settle, found, failure)
+
+    threading.Thread(target=lookup, name="heedful-webhook-dns", daemon=True).start()
+    return await answer
 
 
 def _with_host(parts: SplitResult, address: IPAddress) -> str:
