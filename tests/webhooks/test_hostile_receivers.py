@@ -5,6 +5,8 @@ real one cannot be had without root) a name server that never answers, emulated 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import socket
 import threading
 import time
@@ -15,9 +17,11 @@ import pytest
 
 from heedful.runtime import Runtime
 from heedful.webhooks.dispatcher import Dispatcher
+from heedful.webhooks.payloads import Subscriber
 from tests.factories import make_company
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.support import attempts, deliveries, emit, make_webhook
+from tests.webhooks.test_payloads import CASES
 
 BLACKHOLE = ".blackhole.test"
 
@@ -161,3 +165,26 @@ def test_a_2xx_whose_answer_does_not_complete_is_a_failed_attempt(
     assert not attempt.succeeded
     [delivery] = deliveries(runtime)
     assert delivery.state == "pending" and delivery.next_attempt_at is not None
+
+
+@pytest.mark.parametrize(("event_type", "parts"), [c[:2] for c in CASES], ids=[c[0] for c in CASES])
+def test_every_event_type_is_signed_over_the_exact_bytes_sent(
+    runtime: Runtime, receiver: Receiver, dispatcher: Dispatcher, event_type: str, parts: Any
+) -> None:
+    """Checked by the receiver's own HMAC code, on bodies holding non-ASCII text (sent as raw
+    UTF-8, so a signature over another encoding of the same JSON would not match)."""
+    company = make_company(runtime, "Café «Ivy» ☕ \u2028 </script>")
+    hook = make_webhook(runtime, company.id, receiver.url("/signed"), events=[event_type])
+    receiver.expect_key("/signed", hook.signing_key)
+    subscriber = Subscriber(external_id=1, phone="+15555555555", email="zoë@example.com")
+
+    assert emit(runtime, company.id, event_type, parts, subscriber=subscriber) == 1
+    dispatcher.run_once()
+
+    [got] = receiver.received("/signed")
+    assert got.signature_valid
+    expected = hmac.new(hook.signing_key.encode(), got.body, hashlib.sha256).hexdigest()
+    assert got.headers["x-attentive-hmac-sha256"] == expected
+    assert "Café «Ivy» ☕".encode() in got.body
+    assert got.payload["type"] == event_type
+    assert got.payload["company"]["display_name"] == "Café «Ivy» ☕ \u2028 </script>"
