@@ -75,6 +75,14 @@ class TargetPolicy:
             return "an address that is not publicly routable"
         return None
 
+    def literal_refusal(self, host: str) -> str | None:
+        """Why a URL whose host is an address literal is refused, or None (a name is only
+        checked on delivery, once resolved)."""
+        if host.lower().rstrip(".") in self._names:
+            return None
+        address = literal_address(host)
+        return None if address is None else self.refusal(address)
+
     async def resolve(self, url: str) -> Target:
         """Check `url`'s host and pin the connection to an allowed address of it."""
         parts = urlsplit(url)
@@ -104,6 +112,20 @@ class TargetPolicy:
             host_header=parts.netloc.rpartition("@")[2],
             server_name=host if parts.scheme == "https" else None,
         )
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """`host` read as an address the way the system resolver reads it, the legacy IPv4
+    spellings included (`2130706433`, `0x7f000001`, `127.1` are all 127.0.0.1); None for a
+    host name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, UnicodeError):
+        return None
 
 
 async def _addresses(host: str, port: int) -> list[IPAddress]:
