@@ -193,6 +193,9 @@ def validate_url(url: str, *, development: bool, allow_hosts: Sequence[str] = ()
         port = parts.port  # raises ValueError on a port out of 0-65535
     except ValueError as exc:
         raise InvalidRequest(f"`url` is not a valid URL: {exc}") from exc
+    if "\\" in parts.netloc:
+        # Browsers read it as a "/" (the host then differs); the HTTP client refuses the URL.
+        raise InvalidRequest("`url` must not contain a backslash before its path")
     if port == 0:
         # No server listens on port 0; the dispatcher would have sent to the default port.
         raise InvalidRequest("`url` has port 0, which no server listens on")
