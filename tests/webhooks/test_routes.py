@@ -235,6 +235,9 @@ async def test_production_requires_https(
         ("[fe80::1%25eth0]", "link-local"),
         ("10.1.2.3", "private"),
         ("0.0.0.0", "private"),
+        ("[fec0::1]", "site-local"),  # deprecated, but routed inside some networks
+        ("[2002:a9fe:a9fe::]", "link-local"),  # 6to4: 169.254.169.254 inside
+        ("[2002:a00:1::]", "private"),  # 6to4: 10.0.0.1 inside
         # Legacy IPv4 spellings, which the system resolver reads as 127.0.0.1 too.
         ("2130706433", "loopback"),
         ("0x7f000001", "loopback"),

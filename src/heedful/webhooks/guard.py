@@ -63,6 +63,13 @@ class TargetPolicy:
         mapped = getattr(address, "ipv4_mapped", None)
         if mapped is not None:
             return self.refusal(mapped)
+        # IPv6 forms Python still calls global: 6to4 carries an IPv4 address that a host with
+        # a 6to4 route sends to; site-local is deprecated but still routed inside networks.
+        embedded = getattr(address, "sixtofour", None)
+        if embedded is not None:
+            return self.refusal(embedded)
+        if getattr(address, "is_site_local", False):
+            return "a site-local address"
         if address.is_loopback:
             return None if self.development else "a loopback address"
         if address.is_link_local:
