@@ -147,6 +147,9 @@ async def test_a_deleted_webhooks_id_is_never_given_to_another(
         ({"url": "https://exa mple.com/", "events": ["sms.sent"]}, "url"),
         ({"url": "https://example.com:99999/", "events": ["sms.sent"]}, "url"),
         ({"url": "https://example.com:0/", "events": ["sms.sent"]}, "url"),
+        # The HTTP client refuses a backslash before the host: every delivery failed.
+        ({"url": "https://a\\b@example.com/h", "events": ["sms.sent"]}, "url"),
+        ({"url": "https://example.com\\@example.org/h", "events": ["sms.sent"]}, "url"),
         ({"url": "", "events": ["sms.sent"]}, "url"),
         ({"url": 7, "events": ["sms.sent"]}, "url"),
         ({"url": "https://example.com/" + "a" * 2100, "events": ["sms.sent"]}, "url"),
@@ -220,6 +223,61 @@ async def test_production_requires_https(
         f"/v1/webhooks/{ok.json()['id']}", json=plain, headers=tenant.headers
     )
     assert_error_shape(put, 400)
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("169.254.169.254", "link-local"),
+        ("127.0.0.1", "loopback"),
+        ("[::1]", "loopback"),
+        ("[::ffff:127.0.0.1]", "loopback"),
+        ("[fe80::1%25eth0]", "link-local"),
+        ("10.1.2.3", "private"),
+        ("0.0.0.0", "private"),
+        ("[fec0::1]", "site-local"),  # deprecated, but routed inside some networks
+        ("[2002:a9fe:a9fe::]", "link-local"),  # 6to4: 169.254.169.254 inside
+        ("[2002:a00:1::]", "private"),  # 6to4: 10.0.0.1 inside
+        # Legacy IPv4 spellings, which the system resolver reads as 127.0.0.1 too.
+        ("2130706433", "loopback"),
+        ("0x7f000001", "loopback"),
+        ("127.1", "loopback"),
+        ("017700000001", "loopback"),
+    ],
+)
+async def test_production_refuses_internal_addresses_given_literally(
+    production_client: httpx.AsyncClient, runtime: Runtime, host: str, reason: str
+) -> None:
+    """Accepted (201), the webhook then failed every attempt at the SSRF guard until it was
+    disabled a day later: a URL that can never be delivered to is a 400 up front."""
+    tenant = make_tenant(runtime)
+    hook = {"url": f"https://{host}/h", "events": ["sms.sent"]}
+
+    error = assert_error_shape(
+        await production_client.post("/v1/webhooks", json=hook, headers=tenant.headers), 400
+    )
+    assert "`url`" in str(error["message"]) and reason in str(error["message"])
+    made = await create(production_client, tenant.headers)
+    put = await production_client.put(
+        f"/v1/webhooks/{made['id']}", json=hook, headers=tenant.headers
+    )
+    assert reason in str(assert_error_shape(put, 400)["message"])
+
+
+async def test_production_takes_allow_listed_internal_addresses(runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(
+        update={"env": "production", "webhook_allow_hosts": ["10.0.0.0/8", "127.0.0.1"]}
+    )
+    production = Runtime(settings, runtime.db, runtime.clock, build_job_registry())
+    transport = httpx.ASGITransport(app=create_app(settings, production))
+    tenant = make_tenant(runtime)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        await create(http, tenant.headers, url="https://10.1.2.3/h")
+        await create(http, tenant.headers, url="https://127.0.0.1:8443/h")
+        refused = await http.post(
+            "/v1/webhooks", json={**HOOK, "url": "https://192.168.0.1/h"}, headers=tenant.headers
+        )
+        assert_error_shape(refused, 400)
 
 
 @pytest.mark.parametrize(

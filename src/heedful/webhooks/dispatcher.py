@@ -143,7 +143,9 @@ class Outcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+        """A 2xx answer that arrived whole within the timeout (which covers the whole
+        exchange): a 2xx whose body broke off or trickled past it is a failed attempt."""
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
 def default_dispatcher_name() -> str:

@@ -13,9 +13,12 @@ allows loopback. `HEEDFUL_WEBHOOK_ALLOW_HOSTS` lists host names, addresses or ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -60,6 +63,13 @@ class TargetPolicy:
         mapped = getattr(address, "ipv4_mapped", None)
         if mapped is not None:
             return self.refusal(mapped)
+        # IPv6 forms Python still calls global: 6to4 carries an IPv4 address that a host with
+        # a 6to4 route sends to; site-local is deprecated but still routed inside networks.
+        embedded = getattr(address, "sixtofour", None)
+        if embedded is not None:
+            return self.refusal(embedded)
+        if getattr(address, "is_site_local", False):
+            return "a site-local address"
         if address.is_loopback:
             return None if self.development else "a loopback address"
         if address.is_link_local:
@@ -71,6 +81,14 @@ class TargetPolicy:
         if not address.is_global:
             return "an address that is not publicly routable"
         return None
+
+    def literal_refusal(self, host: str) -> str | None:
+        """Why a URL whose host is an address literal is refused, or None (a name is only
+        checked on delivery, once resolved)."""
+        if host.lower().rstrip(".") in self._names:
+            return None
+        address = literal_address(host)
+        return None if address is None else self.refusal(address)
 
     async def resolve(self, url: str) -> Target:
         """Check `url`'s host and pin the connection to an allowed address of it."""
@@ -103,14 +121,27 @@ class TargetPolicy:
         )
 
 
+def literal_address(host: str) -> IPAddress | None:
+    """`host` read as an address the way the system resolver reads it, the legacy IPv4
+    spellings included (`2130706433`, `0x7f000001`, `127.1` are all 127.0.0.1); None for a
+    host name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, UnicodeError):
+        return None
+
+
 async def _addresses(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await _getaddrinfo(host, port)
     except OSError as exc:
         raise TargetRefused(f"cannot resolve {host}: {exc}") from exc
     found: list[IPAddress] = []
@@ -119,6 +150,37 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
         if address not in found:
             found.append(address)
     return found
+
+
+async def _getaddrinfo(host: str, port: int) -> list[Any]:
+    """The system resolver on a thread of its own. Not `loop.getaddrinfo`: that takes a thread
+    of the loop's small default pool, which the dispatcher's database work shares, and a
+    lookup cannot be cancelled; a few names on a name server that never answers then held
+    every thread past their deliveries' timeouts, stalling every other delivery (and ending
+    `asyncio.run` only once they ended). An abandoned lookup here ends with the resolver's
+    own timeout and just drops its answer."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[list[Any]] = loop.create_future()
+
+    def settle(result: list[Any] | None, error: BaseException | None) -> None:
+        if answer.done():  # the delivery timed out meanwhile
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or [])
+
+    def lookup() -> None:
+        try:
+            found: list[Any] | None = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            failure: BaseException | None = None
+        except Exception as exc:  # handed to the awaiting delivery
+            found, failure = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(settle, found, failure)
+
+    threading.Thread(target=lookup, name="heedful-webhook-dns", daemon=True).start()
+    return await answer
 
 
 def _with_host(parts: SplitResult, address: IPAddress) -> str:

@@ -81,6 +81,7 @@ async def create_webhook(request: ApiRequest) -> Response:
         body.url,
         body.events,
         development=_development(request),
+        allow_hosts=request.runtime.settings.webhook_allow_hosts,
         application_id=request.auth.application_id,
     )
     return json_response(_created(hook), 201)
@@ -99,6 +100,7 @@ async def update_webhook(request: ApiRequest) -> Response:
         events=_given(body.events),
         disabled=_given(body.disabled),
         development=_development(request),
+        allow_hosts=request.runtime.settings.webhook_allow_hosts,
         application_id=request.auth.application_id,
     )
     return json_response(_created(hook, UpdateWebhookResponseDto))

@@ -25,6 +25,7 @@ from heedful.errors import Conflict, InvalidRequest, NotFound, quoted
 from heedful.storage.models import Company
 from heedful.storage.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 from heedful.webhooks import repository, wakeup
+from heedful.webhooks.guard import TargetPolicy
 from heedful.webhooks.payloads import (
     EVENT_TYPES,
     CompanyRef,
@@ -72,6 +73,7 @@ def create_webhook(
     events: Sequence[str],
     *,
     development: bool,
+    allow_hosts: Sequence[str] = (),
     application_id: int | None = None,
 ) -> Webhook:
     """`application_id`: the app making it, the only one that sees it from then on."""
@@ -79,7 +81,7 @@ def create_webhook(
     hook = Webhook(
         company_id=company_id,
         application_id=application_id,
-        url=validate_url(url, development=development),
+        url=validate_url(url, development=development, allow_hosts=allow_hosts),
         events=validate_events(events),
         type=INSTALLED,
         signing_key=new_signing_key(),
@@ -105,13 +107,14 @@ def update_webhook(
     events: Sequence[str] | None = None,
     disabled: bool | None = None,
     development: bool,
+    allow_hosts: Sequence[str] = (),
     application_id: int | None = None,
 ) -> Webhook:
     """Change what is given; `disabled: true` disables (pending retries stop), `false` enables."""
     hook = _owned(session, company_id, public_id, application_id)
     now = clock.now()
     if url is not None:
-        hook.url = validate_url(url, development=development)
+        hook.url = validate_url(url, development=development, allow_hosts=allow_hosts)
     if events is not None:
         hook.events = validate_events(events)
     if disabled is True and hook.disabled_at is None:
@@ -177,8 +180,9 @@ def new_signing_key() -> str:
     return new_secret(nbytes=32)
 
 
-def validate_url(url: str, *, development: bool) -> str:
-    """An absolute http(s) URL with a host; https is required outside development mode."""
+def validate_url(url: str, *, development: bool, allow_hosts: Sequence[str] = ()) -> str:
+    """An absolute http(s) URL with a host; https is required outside development mode, and
+    an address given literally must be one the SSRF guard lets deliveries go to."""
     if not url or len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(f"`url` must be an absolute URL of 1 to {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
@@ -189,6 +193,9 @@ def validate_url(url: str, *, development: bool) -> str:
         port = parts.port  # raises ValueError on a port out of 0-65535
     except ValueError as exc:
         raise InvalidRequest(f"`url` is not a valid URL: {exc}") from exc
+    if "\\" in parts.netloc:
+        # Browsers read it as a "/" (the host then differs); the HTTP client refuses the URL.
+        raise InvalidRequest("`url` must not contain a backslash before its path")
     if port == 0:
         # No server listens on port 0; the dispatcher would have sent to the default port.
         raise InvalidRequest("`url` has port 0, which no server listens on")
@@ -200,6 +207,10 @@ def validate_url(url: str, *, development: bool) -> str:
         raise InvalidRequest(f"`url` has an invalid host {host!r}")
     if parts.scheme != "https" and not development:
         raise InvalidRequest("`url` must use https (plain http is accepted in development mode)")
+    # The dispatcher's SSRF guard would refuse every delivery to it; say so now.
+    refusal = TargetPolicy(development, tuple(allow_hosts)).literal_refusal(host)
+    if refusal is not None:
+        raise InvalidRequest(f"`url` points to {refusal} ({host}), where webhooks are not sent")
     return url
 
 
