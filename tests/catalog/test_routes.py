@@ -51,19 +51,6 @@ def count(runtime: Runtime, model: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-@pytest.mark.parametrize("body", [b"", b"  \r\n"])
-async def test_an_optional_body_left_out_or_blank_takes_the_schemas_default(
-    client: httpx.AsyncClient, dev_headers: dict[str, str], body: bytes
-) -> None:
-    # The body is optional: whitespace alone is no body either (it was a 400 "required").
-    headers = {**dev_headers, "Content-Type": "application/json"}
-
-    response = await client.post(UPLOADS, content=body, headers=headers)
-
-    assert response.status_code == 200, response.text
-    assert response.json()["validateOnly"] is False
-
-
 async def test_start_upload_returns_an_initialized_upload_with_a_url_for_an_hour(
     client: httpx.AsyncClient, dev_headers: dict[str, str], clock: FrozenClock
 ) -> None:

@@ -62,8 +62,7 @@ def processing(settings: Settings) -> service.Processing:
 async def post_upload(request: ApiRequest) -> Response:
     """Start a catalog upload: an upload id and a URL to PUT the NDJSON file to."""
     body = await request.body()
-    # The body is optional: none (or whitespace alone) takes the schema's default.
-    wanted = decode_json(body, CatalogUploadRequest) if body.strip() else CatalogUploadRequest()
+    wanted = decode_json(body, CatalogUploadRequest) if body else CatalogUploadRequest()
     settings = request.runtime.settings
     url = request.request.url
     upload = await request.call(
