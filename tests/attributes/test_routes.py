@@ -230,3 +230,27 @@ async def test_the_subscriber_lists_every_client_user_id_of_a_merged_user(
 
     (sent,) = deliveries(runtime)
     assert sent["subscriber"]["external_identifiers"]["client_user_id"] == ["cu-1", "cu-2"]
+
+
+async def test_a_merge_keeps_the_survivors_value_of_a_custom_identifier_in_the_subscriber(
+    client: httpx.AsyncClient, runtime: Runtime, dev_headers: dict[str, str]
+) -> None:
+    """Two users with one custom identifier name and different values merge: the payload's
+    `custom_identifiers` (an object, one value a name) keeps the survivor's value, as `phone`
+    and `email` keep the survivor's; the merge does not swap it for the merged user's."""
+    subscribe_webhook(runtime)
+    identify = "/v1/identity-resolution/user-identifiers"
+    for body in (
+        {"phone": USER["phone"], "customIdentifiers": [{"name": "loyaltyId", "value": "L-1"}]},
+        {"email": USER["email"], "customIdentifiers": [{"name": "loyaltyId", "value": "L-2"}]},
+        {"phone": USER["phone"], "email": USER["email"]},  # bridges the two: one user
+    ):
+        assert (await client.post(identify, json=body, headers=dev_headers)).status_code == 202
+
+    await client.post(
+        PATH, json={"properties": {"tier": "gold"}, "user": USER}, headers=dev_headers
+    )
+
+    (sent,) = deliveries(runtime)
+    assert sent["subscriber"]["phone"] == USER["phone"]
+    assert sent["subscriber"]["external_identifiers"]["custom_identifiers"] == {"loyaltyId": "L-1"}

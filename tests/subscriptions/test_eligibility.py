@@ -192,3 +192,69 @@ async def test_merging_two_users_keeps_the_latest_subscription_and_all_consent(
     records = consent(runtime)
     assert len(records) == 3 and {r.subscription_id for r in records} == {kept.id}
     assert {r.user_id for r in records} == {kept.user_id}
+
+
+async def bridge(client: httpx.AsyncClient, headers: dict[str, str], *phones: str) -> None:
+    """Identify calls that give every phone one client user id: their users merge."""
+    for phone in phones:
+        response = await client.post(
+            "/v1/identity-resolution/user-identifiers",
+            json={"phone": phone, "clientUserId": "bridge"},
+            headers=headers,
+        )
+        assert response.status_code == 202
+
+
+async def eligible(client: httpx.AsyncClient, headers: dict[str, str], phone: str) -> bool:
+    response = await client.get("/v1/subscriptions", params={"phone": phone}, headers=headers)
+    [item] = response.json()["subscriptionEligibilities"]
+    return bool(item["eligibility"]["isEligible"])
+
+
+async def test_a_merge_never_turns_an_opt_out_back_into_an_opt_in(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clock: FrozenClock,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+) -> None:
+    """One phone opted out; another user's phone opted in later. Merging the two users must
+    not make the opted-out phone eligible again (the later decision is the other phone's)."""
+    source = make_source(runtime, dev.company.id, opt_in="single")
+    opted_out = "+13115550199"
+    await subscribe(client, dev_headers, source, phone=opted_out)
+    await client.post(
+        "/v1/subscriptions/unsubscribe", json={"user": {"phone": opted_out}}, headers=dev_headers
+    )
+    clock.advance(5)
+    await subscribe(client, dev_headers, source, phone=PHONE)
+
+    await bridge(client, dev_headers, PHONE, opted_out)
+
+    [kept] = subscriptions(runtime)
+    assert kept.status == "unsubscribed"
+    assert not await eligible(client, dev_headers, opted_out)
+    assert len(consent(runtime)) == 3  # both histories kept
+
+
+async def test_a_merge_never_confirms_a_pending_opt_in(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    clock: FrozenClock,
+    dev: DevelopmentSetup,
+    dev_headers: dict[str, str],
+) -> None:
+    """A phone that has not replied "Y" yet does not become eligible because the user it is
+    merged with opted in (and was confirmed) later: the pending opt-in is kept."""
+    single = make_source(runtime, dev.company.id, opt_in="single")
+    double = make_source(runtime, dev.company.id, opt_in="double", name="double")
+    waiting = "+13115550199"
+    await subscribe(client, dev_headers, double, phone=waiting)
+    clock.advance(5)
+    await subscribe(client, dev_headers, single, phone=PHONE)
+
+    await bridge(client, dev_headers, waiting, PHONE)
+
+    [kept] = subscriptions(runtime)
+    assert kept.status == "pending"
+    assert not await eligible(client, dev_headers, waiting)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio.to_thread
@@ -21,11 +22,12 @@ from tests.subscriptions.support import (
     make_source,
     messages,
     outbound_types,
+    run_jobs,
     subscribe,
     subscriptions,
 )
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.support import make_webhook
+from tests.webhooks.support import deliveries, make_webhook
 
 
 @pytest.fixture
@@ -286,3 +288,33 @@ async def test_resubscribing_after_opting_out_is_newly_created(
         "NEWLY_CREATED"
     )
     assert statuses(runtime) == {("MARKETING", "TEXT"): "subscribed"}
+
+
+async def test_after_a_merge_the_webhooks_name_the_phone_that_texted_stop(
+    client: httpx.AsyncClient, runtime: Runtime, dev: DevelopmentSetup, dev_headers: dict[str, str]
+) -> None:
+    """A merged user holds two phones. The STOP came from the second one: `sms.unsubscribed`
+    and the `sms.sent` of the confirmation texted to it name that phone, not the user's first
+    (a receiver that records opt-outs by phone would otherwise opt out the wrong number)."""
+    make_webhook(
+        runtime, dev.company.id, "http://127.0.0.1:9/hook", ["sms.unsubscribed", "sms.sent"]
+    )
+    second = "+13115550199"
+    source = make_source(runtime, dev.company.id, opt_in="single")
+    await subscribe(client, dev_headers, source, phone=PHONE)
+    await subscribe(client, dev_headers, source, phone=second)
+    for phone in (PHONE, second):  # one client user id: the two users merge
+        await client.post(
+            "/v1/identity-resolution/user-identifiers",
+            json={"phone": phone, "clientUserId": "bridge"},
+            headers=dev_headers,
+        )
+    run_jobs(runtime)
+    already = len(deliveries(runtime))
+
+    assert (await inbound(client, "STOP", phone=second)).status_code == 200
+    run_jobs(runtime)
+
+    sent = [json.loads(row.body) for row in deliveries(runtime)[already:]]
+    assert sorted(body["type"] for body in sent) == ["sms.sent", "sms.unsubscribed"]
+    assert {body["subscriber"]["phone"] for body in sent} == {second}

@@ -108,7 +108,12 @@ class UserProfile:
 
     @property
     def custom_identifiers(self) -> dict[str, str]:
-        return {item.name: item.value for item in self.identifiers if item.kind == CUSTOM}
+        """One value a name; a merge can leave several: the oldest, as `phone` and `email`."""
+        found: dict[str, str] = {}
+        for item in self.identifiers:
+            if item.kind == CUSTOM:
+                found.setdefault(item.name, item.value)
+        return found
 
 
 def resolve(

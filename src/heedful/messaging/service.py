@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from heedful.core import ids
 from heedful.core.clock import Clock
+from heedful.identity import identifiers as ident
 from heedful.identity import service as identity
 from heedful.jobs.queue import enqueue
 from heedful.messaging import repository, templates
@@ -56,15 +57,24 @@ class SendPolicy:
         return timedelta(seconds=min(self.retry_base * 2**doublings, MAX_RETRY_DELAY))
 
 
-def subscriber_of(session: Session, company_id: int, user_id: int) -> Subscriber:
-    """The webhook `subscriber` of a user, from the identity graph."""
+def subscriber_of(
+    session: Session, company_id: int, user_id: int, address: str | None = None
+) -> Subscriber:
+    """The webhook `subscriber` of a user, from the identity graph. `address`: the phone or
+    email the event came through or went to; a user can hold several (after a merge), and the
+    payload names that one rather than the user's first."""
     found = identity.profile(session, company_id, user_id)
     if found is None:
         return Subscriber(external_id=user_id)
+    phone, email = found.phone, found.email
+    if address is not None and ident.Identifier(ident.PHONE, address) in found.identifiers:
+        phone = address
+    elif address is not None and ident.Identifier(ident.EMAIL, address) in found.identifiers:
+        email = address
     return Subscriber(
         external_id=user_id,
-        phone=found.phone,
-        email=found.email,
+        phone=phone,
+        email=email,
         client_user_ids=found.client_user_ids,
         custom_identifiers=found.custom_identifiers,
     )
@@ -198,7 +208,7 @@ def send(
             clock,
             company_id,
             SMS_SENT,
-            subscriber_of(session, company_id, message.user_id),
+            subscriber_of(session, company_id, message.user_id, message.address),
             parts,
             occurred_at=message.sent_at,
         )

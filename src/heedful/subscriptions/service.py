@@ -273,7 +273,7 @@ def _subscribe_channel(
         templates.WELCOME if channel == TEXT else templates.WELCOME_EMAIL,
         address,
     )
-    _emit_subscribed(session, clock, sub, source)
+    _emit_subscribed(session, clock, sub, source, address)
     return NEWLY_CREATED
 
 
@@ -349,13 +349,13 @@ def _send(
 
 
 def _emit_subscribed(
-    session: Session, clock: Clock, sub: Subscription, source: SignUpSource | None
+    session: Session, clock: Clock, sub: Subscription, source: SignUpSource | None, address: str
 ) -> None:
     parts: dict[str, Any] = {"subscription": {"type": sub.type}}
     if source is not None:
         parts["creative"] = {"name": source.name, "type": source.source_type}
     event = SMS_SUBSCRIBED if sub.channel == TEXT else EMAIL_SUBSCRIBED
-    subscriber = messaging.subscriber_of(session, sub.company_id, sub.user_id)
+    subscriber = messaging.subscriber_of(session, sub.company_id, sub.user_id, address)
     emit(session, clock, sub.company_id, event, subscriber, parts)
 
 
@@ -365,9 +365,9 @@ def _signup_source_of(session: Session, sub: Subscription) -> SignUpSource | Non
     return repository.signup_source(session, sub.company_id, sub.signup_source_id)
 
 
-def _emit_unsubscribed(session: Session, clock: Clock, sub: Subscription) -> None:
+def _emit_unsubscribed(session: Session, clock: Clock, sub: Subscription, address: str) -> None:
     event = SMS_UNSUBSCRIBED if sub.channel == TEXT else EMAIL_UNSUBSCRIBED
-    subscriber = messaging.subscriber_of(session, sub.company_id, sub.user_id)
+    subscriber = messaging.subscriber_of(session, sub.company_id, sub.user_id, address)
     emit(session, clock, sub.company_id, event, subscriber, {"subscription": {"type": sub.type}})
 
 
@@ -499,7 +499,7 @@ def unsubscribe(
                 repository.add_consent(session, sub, UNSUBSCRIBE_ATTEMPT, VIA_API, now)
                 status = PREVIOUSLY_UNSUBSCRIBED
             else:
-                _opt_out(session, clock, sub, VIA_API)
+                _opt_out(session, clock, sub, VIA_API, where.address)
                 status = NEWLY_UNSUBSCRIBED
             responses.append(UnsubscribeSubscriptionResponseDto(_dto(sub), status))  # type: ignore[arg-type]
         if touched is not None and where.channel == TEXT:
@@ -521,14 +521,20 @@ def unsubscribe(
 
 
 def _opt_out(
-    session: Session, clock: Clock, sub: Subscription, via: str, keyword: str | None = None
+    session: Session,
+    clock: Clock,
+    sub: Subscription,
+    via: str,
+    address: str,
+    keyword: str | None = None,
 ) -> None:
+    """`address`: the phone or email the opt-out came through (the webhook names it)."""
     now = clock.now()
     sub.status = UNSUBSCRIBED
     sub.unsubscribed_at = now
     sub.updated_at = now
     repository.add_consent(session, sub, UNSUBSCRIBED_ACTION, via, now, keyword=keyword)
-    _emit_unsubscribed(session, clock, sub)
+    _emit_unsubscribed(session, clock, sub, address)
 
 
 # --- inbound texts (simulated replies) ----------------------------------------------------------
@@ -594,13 +600,13 @@ def inbound_text(
                 keyword=word,
             )
             _send(session, clock, sub, templates.WELCOME, phone.value)
-            _emit_subscribed(session, clock, sub, _signup_source_of(session, sub))
+            _emit_subscribed(session, clock, sub, _signup_source_of(session, sub), phone.value)
             changed.append(sub)
     elif word in STOP_KEYWORDS:
         action = "unsubscribed"
         for sub in subs:
             if sub.status != UNSUBSCRIBED:
-                _opt_out(session, clock, sub, VIA_KEYWORD, word)
+                _opt_out(session, clock, sub, VIA_KEYWORD, phone.value, word)
                 changed.append(sub)
         if subs:
             messaging.queue_message(
@@ -627,7 +633,7 @@ def inbound_text(
             sub.unsubscribed_at = None
             sub.updated_at = now
             repository.add_consent(session, sub, RESUBSCRIBED, VIA_KEYWORD, now, keyword=word)
-            _emit_subscribed(session, clock, sub, _signup_source_of(session, sub))
+            _emit_subscribed(session, clock, sub, _signup_source_of(session, sub), phone.value)
             changed.append(sub)
         if changed:
             _send(session, clock, changed[0], templates.RESUBSCRIBED, phone.value)
