@@ -25,8 +25,18 @@ def test_every_duration_setting_is_bounded() -> None:
         "privacy_delete_delay",
         "smtp_timeout",
         "oauth_token_ttl",
+        "header_timeout_seconds",
+        "body_timeout_seconds",
     }
     assert expected <= set(DURATIONS)
+
+
+@pytest.mark.parametrize("name", ["header_timeout_seconds", "body_timeout_seconds"])
+@pytest.mark.parametrize("value", [0, -1])
+def test_request_timeouts_must_be_positive(name: str, value: int) -> None:
+    # 0 would close every connection before its first request, or 408 every body.
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})
 
 
 @pytest.mark.parametrize("name", DURATIONS)

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     bootstrap_token: SecretStr | None = None
 
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # Stalled clients (slowloris): a connection closes when its request headers are not all in
+    # this long after it opened (or after the previous answer); a body that pauses longer than
+    # the body timeout is a 408. Either way a socket cannot be held open by sending nothing.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=MAX_SECONDS)
 
     rate_limits: Literal["on", "off"] = "on"
     rate_limit_default: int = Field(default=150, ge=1)

@@ -6,6 +6,7 @@
      ├── Forbidden                    403  valid token without the operation's scope
      ├── NotFound                     404  no such resource for this company
      ├── MethodNotAllowed             405  route exists, method does not
+     ├── RequestTimeout               408  the request body stopped coming
      ├── Conflict                     409  the resource is in a state that forbids this
      ├── PayloadTooLarge              413  body over the configured limit
      ├── UnsupportedMediaType         415  a body in a form heedful does not read
@@ -74,6 +75,18 @@ class MethodNotAllowed(HeedfulError):
 
     status = 405
     default_message = "Method Not Allowed"
+
+
+class RequestTimeout(HeedfulError):
+    """The client stopped sending its request body; heedful closes the connection."""
+
+    status = 408
+    default_message = "Request Timeout"
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        # The rest of the body may still come, and nobody would read it: the server closes
+        # the connection after the answer, and says so (RFC 9110 §15.5.9).
+        super().__init__(message, headers={"Connection": "close", **(headers or {})})
 
 
 class Conflict(HeedfulError):

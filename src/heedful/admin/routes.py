@@ -50,7 +50,7 @@ async def list_companies(request: Request, runtime: Runtime) -> Response:
 @admin_only
 async def create_company(request: Request, runtime: Runtime) -> Response:
     """Create a company; the admin key is in the response once."""
-    body = await read_body(request, runtime.settings.max_body_bytes)
+    body = await read_body(request, runtime.settings)
     wanted = decode_json(body, CreateCompanyRequest)
 
     def create(session: Session) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO
 
 import anyio.to_thread
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -22,7 +22,13 @@ from heedful.catalog.schemas import (
 from heedful.config import Settings
 from heedful.core.numbers import parse_digits
 from heedful.errors import Forbidden, InvalidRequest, PayloadTooLarge
-from heedful.http.operation import ApiRequest, decode_json, operation, refuse_content_coding
+from heedful.http.operation import (
+    ApiRequest,
+    decode_json,
+    operation,
+    receive_within,
+    refuse_content_coding,
+)
 from heedful.http.responses import json_response
 from heedful.http.routing import COLLECTION_METHODS, SharedPathRoute
 from heedful.runtime import Runtime
@@ -128,7 +134,7 @@ async def receive_file(request: Request) -> Response:
     final = Path(upload.location["path"])
     temp, handle = await anyio.to_thread.run_sync(open_partial, final)
     try:
-        size = await _stream_to_disk(request, handle, limit)
+        size = await _stream_to_disk(request, handle, settings)
         await runtime.run(
             service.accept_file,
             runtime.clock,
@@ -144,23 +150,28 @@ async def receive_file(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def _stream_to_disk(request: Request, handle: IO[bytes], limit: int) -> int:
+async def _stream_to_disk(request: Request, handle: IO[bytes], settings: Settings) -> int:
     """Write the body chunk by chunk (1 MB at a time, off the event loop), fsync, return its
-    size. Never holds the file in memory; stops at `limit` bytes."""
+    size. Never holds the file in memory; stops at the size limit. A pause of the client's
+    longer than the body timeout is a 408 (a large file may take long in all)."""
+    limit = settings.catalog_max_upload_bytes
     size, pending = 0, bytearray()
-    try:
-        async for piece in request.stream():
-            size += len(piece)
-            if size > limit:
-                raise PayloadTooLarge(f"Payload too large: a catalog file is at most {limit} bytes")
-            pending += piece
-            if len(pending) >= WRITE_BUFFER:
-                data = bytes(pending)
-                pending.clear()
-                await anyio.to_thread.run_sync(handle.write, data)
-        await anyio.to_thread.run_sync(_finish, handle, bytes(pending))
-    except ClientDisconnect as exc:
-        raise InvalidRequest("The upload was interrupted before the file was complete") from exc
+    while True:
+        message = await receive_within(request.receive, settings.body_timeout_seconds)
+        if message["type"] == "http.disconnect":
+            raise InvalidRequest("The upload was interrupted before the file was complete")
+        piece: bytes = message.get("body", b"")
+        size += len(piece)
+        if size > limit:
+            raise PayloadTooLarge(f"Payload too large: a catalog file is at most {limit} bytes")
+        pending += piece
+        if not message.get("more_body", False):
+            break
+        if len(pending) >= WRITE_BUFFER:
+            data = bytes(pending)
+            pending.clear()
+            await anyio.to_thread.run_sync(handle.write, data)
+    await anyio.to_thread.run_sync(_finish, handle, bytes(pending))
     return size
 
 

@@ -25,6 +25,7 @@ from heedful.cli.users import users_app
 from heedful.cli.webhooks import webhooks_app
 from heedful.config import Settings
 from heedful.http.logs import configure_logging
+from heedful.http.protocol import DeadlineProtocol
 from heedful.oauth.bootstrap import ensure_development_setup
 from heedful.runtime import Runtime
 from heedful.storage import migrate
@@ -88,6 +89,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=workers,
+        http=DeadlineProtocol,
         access_log=False,
         log_level=settings.log_level.lower(),
     )
@@ -102,6 +104,9 @@ def app_from_environment() -> object:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    # Here, as this runs in every server process (`--workers N` starts them afresh).
+    DeadlineProtocol.header_timeout = settings.header_timeout_seconds
+    DeadlineProtocol.body_timeout = settings.body_timeout_seconds
     return create_app(settings, run_worker=os.environ.get("HEEDFUL_SERVE_WORKER", "1") == "1")
 
 

@@ -96,7 +96,10 @@ class IngestionEndpoint(Generic[B]):
         require_scope(self.operation_id, auth.scopes)
         refuse_content_coding(codings)
         received_at = runtime.clock.now()
-        body = await receive_body(receive, declared_length, runtime.settings.max_body_bytes)
+        settings = runtime.settings
+        body = await receive_body(
+            receive, declared_length, settings.max_body_bytes, settings.body_timeout_seconds
+        )
         decoded = decode_body(body, self._decoder.decode)
         write = self.prepare(auth.company_id, decoded, received_at)
         await runtime.writer.submit(write.fn, write.payload)

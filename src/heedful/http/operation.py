@@ -10,6 +10,7 @@ are counted per caller (a key the route derives from the body, else the remote a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -17,8 +18,9 @@ import msgspec
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
+from heedful.config import Settings
 from heedful.core import nul
 from heedful.core.numbers import parse_digits
 from heedful.errors import (
@@ -26,6 +28,7 @@ from heedful.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -51,7 +54,7 @@ class PublicRequest:
 
     async def body(self) -> bytes:
         if self._body is None:
-            self._body = await read_body(self.request, self.runtime.settings.max_body_bytes)
+            self._body = await read_body(self.request, self.runtime.settings)
         return self._body
 
     async def decode(self, model: type[S]) -> S:
@@ -192,10 +195,12 @@ async def _authenticate(request: Request, runtime: Runtime) -> AuthContext:
     return await runtime.read(oauth_service.authenticate, runtime.clock, token)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, settings: Settings) -> bytes:
     refuse_content_coding(request.headers.getlist("content-encoding"))
     length = parse_digits(request.headers.get("content-length", ""), 30)
-    return await receive_body(request.receive, length, limit)
+    return await receive_body(
+        request.receive, length, settings.max_body_bytes, settings.body_timeout_seconds
+    )
 
 
 def refuse_content_coding(values: Iterable[str]) -> None:
@@ -209,15 +214,16 @@ def refuse_content_coding(values: Iterable[str]) -> None:
             )
 
 
-async def receive_body(receive: Receive, declared: int | None, limit: int) -> bytes:
+async def receive_body(receive: Receive, declared: int | None, limit: int, timeout: float) -> bytes:
     """The whole request body from the ASGI `receive`: 413 when the declared or streamed size
-    passes `limit`, 400 when the client goes away before sending it all."""
+    passes `limit`, 400 when the client goes away before sending it all, 408 when it sends
+    nothing for `timeout` seconds."""
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        message = await receive_within(receive, timeout)
         if message["type"] == "http.disconnect":
             # Nobody will read the answer, but the request log should say what happened
             # rather than report an unhandled error.
@@ -229,6 +235,21 @@ async def receive_body(receive: Receive, declared: int | None, limit: int) -> by
         if not message.get("more_body", False):
             return b"".join([*chunks, chunk]) if chunks else chunk
         chunks.append(chunk)
+
+
+async def receive_within(receive: Receive, timeout: float) -> Message:
+    """The next ASGI message of the request; a 408 when none comes within `timeout` seconds.
+
+    Without it a client that declares a body and sends part of it (or none) would hold its
+    connection, and the task reading it, for ever. `asyncio.timeout` arms a timer and no task:
+    this is on the path of every request that has a body."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await receive()
+    except TimeoutError:
+        raise RequestTimeout(
+            f"Request body not received in time: nothing came for {timeout:g} seconds"
+        ) from None
 
 
 def decode_json(body: bytes, model: type[S]) -> S:

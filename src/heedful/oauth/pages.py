@@ -56,7 +56,7 @@ async def authorize_page(request: Request) -> Response:
 async def decide(request: Request) -> Response:
     """Approve or Deny, posted from the consent page."""
     runtime: Runtime = request.app.state.runtime
-    form = forms.parse_form(await read_body(request, runtime.settings.max_body_bytes))
+    form = forms.parse_form(await read_body(request, runtime.settings))
     session = _session(request, runtime)
     if session is None or not session.csrf_matches(_first(form, "csrf_token")):
         return _error_page(request, 403, "Request refused", EXPIRED_FORM)
@@ -90,7 +90,7 @@ async def decide(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """Sign in with a company admin key, then back to the consent page."""
     runtime: Runtime = request.app.state.runtime
-    form = forms.parse_form(await read_body(request, runtime.settings.max_body_bytes))
+    form = forms.parse_form(await read_body(request, runtime.settings))
     session = _session(request, runtime)
     if session is None or not session.csrf_matches(_first(form, "csrf_token")):
         return _error_page(request, 403, "Request refused", EXPIRED_FORM)

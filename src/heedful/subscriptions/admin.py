@@ -46,7 +46,7 @@ def receive_text(
 @admin_only
 async def sms_inbound(request: Request, runtime: Runtime) -> Response:
     """`{"from": "+1...", "text": "Y", "company"?: id or name}`: simulate a subscriber's reply."""
-    body = decode_json(await read_body(request, runtime.settings.max_body_bytes), InboundSmsRequest)
+    body = decode_json(await read_body(request, runtime.settings), InboundSmsRequest)
     company = None if isinstance(body.company, UnsetType) else body.company
     outcomes = await runtime.run(receive_text, runtime.clock, body.from_, body.text, company)
     return json_response({"results": outcomes})
