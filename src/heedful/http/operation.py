@@ -241,15 +241,28 @@ async def receive_within(receive: Receive, timeout: float) -> Message:
     """The next ASGI message of the request; a 408 when none comes within `timeout` seconds.
 
     Without it a client that declares a body and sends part of it (or none) would hold its
-    connection, and the task reading it, for ever. `asyncio.timeout` arms a timer and no task:
-    this is on the path of every request that has a body."""
+    connection, and the task reading it, for ever. This is on the path of every request with
+    a body, so it arms one bare timer (`call_later`, ~4 µs) rather than `asyncio.timeout`
+    (~10 µs): the timer cancels this task with a message of its own, told apart from any
+    other cancellation (a shutdown's) by that message."""
+    task = asyncio.current_task()
+    if task is None:  # not in a task (no ASGI server runs one this way): no deadline
+        return await receive()
+    timer = asyncio.get_running_loop().call_later(timeout, task.cancel, _BODY_TIMED_OUT)
     try:
-        async with asyncio.timeout(timeout):
-            return await receive()
-    except TimeoutError:
+        return await receive()
+    except asyncio.CancelledError as exc:
+        if exc.args != (_BODY_TIMED_OUT,):
+            raise
+        task.uncancel()
         raise RequestTimeout(
             f"Request body not received in time: nothing came for {timeout:g} seconds"
         ) from None
+    finally:
+        timer.cancel()
+
+
+_BODY_TIMED_OUT = "heedful: request body timed out"
 
 
 def decode_json(body: bytes, model: type[S]) -> S:
