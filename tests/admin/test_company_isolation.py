@@ -31,13 +31,9 @@ EXTERNAL_EVENT_ID = "their-order-1"
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        catalog_upload_dir=str(tmp_path / "uploads"),
-        rate_limits="off",
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(
+        update={"catalog_upload_dir": str(tmp_path / "uploads"), "rate_limits": "off"}
     )
 
 

@@ -11,18 +11,16 @@ from heedful.catalog import service
 from heedful.config import Settings
 from heedful.jobs.worker import Worker, WorkerPolicy
 from heedful.runtime import Runtime
-from tests.conftest import ADMIN_TOKEN
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        admin_token=ADMIN_TOKEN,
-        catalog_upload_dir=str(tmp_path / "uploads"),
-        catalog_chunk_lines=4,
-        rate_limit_overrides={"postUpload": 1000},
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "catalog_upload_dir": str(tmp_path / "uploads"),
+            "catalog_chunk_lines": 4,
+            "rate_limit_overrides": {"postUpload": 1000},
+        }
     )
 
 
